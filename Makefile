@@ -1,0 +1,43 @@
+# nightfix — the commands a newcomer types.
+#   make demo   the end-to-end demo on embedded defaults (installs first)
+#   make test   the whole test suite (installs first, brings up Docker if needed)
+#   make bench  the benchmark scripts under benchmarks/, with their peers
+#   make lint   ruff + mypy
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DISTS  := servers/error_tracking servers/github servers/sandbox client
+SOURCES := $(foreach d,$(DISTS),$(d)/pyproject.toml) pyproject.toml
+
+.PHONY: install test demo bench lint docker clean
+
+install: $(STAMP)
+
+$(STAMP): $(SOURCES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(foreach d,$(DISTS),-e $(d)) -e '.[dev]'
+	touch $(STAMP)
+
+docker: install
+	bash scripts/ensure-docker.sh
+
+test: install docker
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: install docker
+	$(BIN)/python examples/demo.py
+
+bench: install docker
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Read-only MCP access to production errors: a Sentry-compatible collector and store, or a real Sentry."""
