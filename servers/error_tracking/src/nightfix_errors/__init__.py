@@ -1,1 +1,4 @@
-"""Read-only MCP access to production errors: a Sentry-compatible collector and store, or a real Sentry."""
+"""Read-only MCP access to production errors.
+
+A Sentry-compatible collector and store, or a real Sentry, behind one read-only MCP server.
+"""
