@@ -1,1 +1,1 @@
-"""The nightfix agent: composes the MCP servers under a policy, with budgets, audit, verification and delivery."""
+"""The nightfix agent: MCP servers composed under a policy, with budgets, audit and delivery."""

@@ -49,7 +49,7 @@ class ServerSpec(Section):
 
 class RepositoryPolicy(Section):
     sandbox_source: str = "app"
-    """Name of the source (``nightfix-sandbox serve --source NAME=...``) a run's sandbox is made from."""
+    """Source name (``nightfix-sandbox serve --source NAME=...``) a run's sandbox is made from."""
     github_repo: str | None = None
     """Repository name passed to the github server's tools (``None``: the server's only repo)."""
     ref: str | None = None
@@ -188,13 +188,22 @@ class VerificationPolicy(Section):
     max_changed_lines: Annotated[int, Field(ge=1)] = 200
     """Most added + removed lines."""
     forbidden_paths: list[str] = Field(
-        default_factory=lambda: [".github/workflows/**", ".gitlab-ci.yml", ".env*", "**/.env*",
-                                 "**/*.pem", "**/*.key", "**/secrets*"]
+        default_factory=lambda: [
+            ".github/workflows/**",
+            ".gitlab-ci.yml",
+            ".env*",
+            "**/.env*",
+            "**/*.pem",
+            "**/*.key",
+            "**/secrets*",
+        ]
     )
     """Globs no fix may touch."""
     test_command: str | None = None
     """Command for the full test suite in the sandbox; ``None``: the sandbox's default (pytest)."""
-    test_paths: list[str] = Field(default_factory=lambda: ["tests/**", "**/test_*.py", "**/*_test.py"])
+    test_paths: list[str] = Field(
+        default_factory=lambda: ["tests/**", "**/test_*.py", "**/*_test.py"]
+    )
     """Globs that identify test files in a diff."""
 
 
@@ -312,7 +321,8 @@ def parse_policy(
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise PolicyError(f"{source}: the policy must be a mapping of sections, got {type(data).__name__}")
+        kind = type(data).__name__
+        raise PolicyError(f"{source}: the policy must be a mapping of sections, got {kind}")
     if isinstance(data.get("extends"), str):
         if _depth >= 5:
             raise PolicyError(f"{source}: 'extends' nests more than 5 files deep")
@@ -364,7 +374,9 @@ def _line_of(node: yaml.Node | None, loc: list[Any]) -> int | None:
                 return line
             line = key_node.start_mark.line + 1 if key_node is not None else line
             node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return line
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
