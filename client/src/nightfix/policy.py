@@ -135,6 +135,10 @@ class StatePolicy(Section):
     """SQLite database of runs, watch state, approvals and pinned tool definitions."""
 
 
+IssueKind = Literal["new", "regressed", "ongoing"]
+_DEFAULT_KINDS: tuple[IssueKind, ...] = ("new", "regressed")
+
+
 class TriggerPolicy(Section):
     poll_interval_s: Annotated[float, Field(gt=0)] = 60
     """Seconds between polls of the error server in ``nightfix watch``."""
@@ -148,9 +152,7 @@ class TriggerPolicy(Section):
     """Window for ``min_events``."""
     min_users: Annotated[int, Field(ge=0)] = 0
     """Minimum distinct users affected."""
-    kinds: list[Literal["new", "regressed", "ongoing"]] = Field(
-        default_factory=lambda: ["new", "regressed"]
-    )
+    kinds: list[IssueKind] = Field(default_factory=lambda: list(_DEFAULT_KINDS))
     """Which issues qualify: newly seen, regressed after being resolved, or ongoing."""
     culprit_patterns: list[str] = Field(default_factory=list)
     """Regexes; when given, the issue's culprit must match one."""
@@ -224,10 +226,11 @@ class DeliveryPolicy(Section):
 
 
 ApprovalStep = Literal["open_pull_request", "merge"]
+_DEFAULT_APPROVALS: tuple[ApprovalStep, ...] = ("open_pull_request",)
 
 
 class ApprovalsPolicy(Section):
-    require: list[ApprovalStep] = Field(default_factory=lambda: ["open_pull_request"])
+    require: list[ApprovalStep] = Field(default_factory=lambda: list(_DEFAULT_APPROVALS))
     """Delivery steps that wait in ``awaiting_approval`` until ``nightfix approve``."""
     timeout_minutes: Annotated[int, Field(ge=1)] = 24 * 60
     """An approval request older than this is refused."""
