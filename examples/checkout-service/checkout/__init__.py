@@ -1,0 +1,1 @@
+"""A tiny checkout service: carts become orders, stored through a pooled database connection."""
