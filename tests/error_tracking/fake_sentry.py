@@ -1,0 +1,652 @@
+"""A local HTTP server that speaks the part of Sentry's REST API that `--backend sentry` reads.
+
+Payloads are shaped after Sentry's own OpenAPI description
+(`/work/shared/reference/sentry-openapi-derefed.json`, release 0.272.0): issues as
+`listOrganizationIssues` / `getOrganizationIssue` return them, events with their `entries`
+(camelCase frames, `context` as `[lineno, line]` pairs), cursor pagination through a `Link`
+header written the way Sentry writes it, and `events-timeseries` for counts over time.
+
+Events go in as the SDK sends them (`FakeSentry.ingest(raw_event)`), the way Sentry's own
+ingest turns them into issues; every request is recorded so tests can check it against the
+OpenAPI file. Failures (401, 403, 404, 429, 5xx) can be injected for the next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+ORG_ISSUES = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/issues/$")
+ORG_ISSUE = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/issues/(?P<issue>[^/]+)/$")
+ISSUE_EVENTS = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/issues/(?P<issue>[^/]+)/events/$")
+ISSUE_EVENT = re.compile(
+    r"^/api/0/organizations/(?P<org>[^/]+)/issues/(?P<issue>[^/]+)/events/(?P<event>[^/]+)/$"
+)
+PROJECT_EVENT = re.compile(
+    r"^/api/0/projects/(?P<org>[^/]+)/(?P<project>[^/]+)/events/(?P<event>[^/]+)/$"
+)
+TIMESERIES = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/events-timeseries/$")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+
+
+@dataclass
+class _Issue:
+    id: str
+    project: str
+    fingerprint: str
+    title: str
+    culprit: str
+    level: str
+    metadata: dict[str, Any]
+    platform: str
+    status: str = "unresolved"
+    substatus: str | None = "new"
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _exceptions(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    exc = raw.get("exception") or raw.get("sentry.interfaces.Exception") or {}
+    values = exc.get("values") if isinstance(exc, dict) else exc
+    return list(values or [])
+
+
+def _frames(exc: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((exc.get("stacktrace") or {}).get("frames") or [])
+
+
+def _grouping_hash(raw: dict[str, Any]) -> str:
+    fp = raw.get("fingerprint")
+    if fp and fp != ["{{ default }}"]:
+        parts = [str(p) for p in fp]
+    else:
+        parts = []
+        for exc in _exceptions(raw):
+            parts.append(str(exc.get("type")))
+            for fr in _frames(exc):
+                if fr.get("in_app"):
+                    parts.append(f"{fr.get('module') or fr.get('filename')}:{fr.get('function')}")
+        if not parts:
+            parts = [str(raw.get("message") or raw.get("logentry") or "")]
+    return hashlib.md5("\n".join(parts).encode()).hexdigest()
+
+
+def _title_and_metadata(raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    excs = _exceptions(raw)
+    if excs:
+        last = excs[-1]
+        meta: dict[str, Any] = {"type": last.get("type"), "value": last.get("value")}
+        frames = _frames(last)
+        if frames:
+            meta["filename"] = frames[-1].get("filename")
+            meta["function"] = frames[-1].get("function")
+        title = f"{last.get('type')}: {last.get('value')}" if last.get("value") else last["type"]
+        return title, meta
+    message = raw.get("message") or (raw.get("logentry") or {}).get("formatted") or "<no message>"
+    return str(message), {"title": str(message)}
+
+
+def _culprit(raw: dict[str, Any]) -> str:
+    if raw.get("culprit"):
+        return str(raw["culprit"])
+    for exc in reversed(_exceptions(raw)):
+        for fr in reversed(_frames(exc)):
+            if fr.get("in_app"):
+                return f"{fr.get('module') or fr.get('filename')} in {fr.get('function')}"
+    return raw.get("transaction") or ""
+
+
+def _api_frame(fr: dict[str, Any]) -> dict[str, Any]:
+    lineno = fr.get("lineno")
+    context: list[list[Any]] = []
+    if lineno is not None and fr.get("context_line") is not None:
+        pre = fr.get("pre_context") or []
+        post = fr.get("post_context") or []
+        context = [[lineno - len(pre) + i, line] for i, line in enumerate(pre)]
+        context.append([lineno, fr["context_line"]])
+        context += [[lineno + 1 + i, line] for i, line in enumerate(post)]
+    return {
+        "filename": fr.get("filename"),
+        "absPath": fr.get("abs_path"),
+        "module": fr.get("module"),
+        "package": fr.get("package"),
+        "platform": fr.get("platform"),
+        "instructionAddr": None,
+        "symbolAddr": None,
+        "function": fr.get("function"),
+        "rawFunction": None,
+        "symbol": None,
+        "context": context,
+        "lineNo": lineno,
+        "colNo": fr.get("colno"),
+        "inApp": bool(fr.get("in_app")),
+        "trust": None,
+        "errors": None,
+        "lock": None,
+        "sourceLink": None,
+        "vars": fr.get("vars"),
+    }
+
+
+def _pairs(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [[k, v] for k, v in value.items()]
+    return value
+
+
+def _entries(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    excs = _exceptions(raw)
+    if excs:
+        values = []
+        for exc in excs:
+            st = exc.get("stacktrace")
+            values.append(
+                {
+                    "type": exc.get("type"),
+                    "value": exc.get("value"),
+                    "module": exc.get("module"),
+                    "mechanism": exc.get("mechanism"),
+                    "threadId": None,
+                    "rawStacktrace": None,
+                    "stacktrace": None
+                    if st is None
+                    else {
+                        "frames": [_api_frame(f) for f in _frames(exc)],
+                        "framesOmitted": None,
+                        "registers": None,
+                        "hasSystemFrames": any(not f.get("in_app") for f in _frames(exc)),
+                    },
+                }
+            )
+        entries.append(
+            {
+                "type": "exception",
+                "data": {"values": values, "excOmitted": None, "hasSystemFrames": True},
+            }
+        )
+    crumbs = (raw.get("breadcrumbs") or {}).get("values") if raw.get("breadcrumbs") else None
+    if crumbs:
+        entries.append({"type": "breadcrumbs", "data": {"values": crumbs}})
+    req = raw.get("request")
+    if req:
+        entries.append(
+            {
+                "type": "request",
+                "data": {
+                    "url": req.get("url"),
+                    "method": req.get("method"),
+                    "query": _pairs(req.get("query_string") or []),
+                    "fragment": None,
+                    "data": req.get("data"),
+                    "headers": _pairs(req.get("headers") or {}),
+                    "cookies": _pairs(req.get("cookies") or {}),
+                    "env": req.get("env"),
+                    "inferredContentType": None,
+                    "apiTarget": None,
+                },
+            }
+        )
+    message = raw.get("message") or (raw.get("logentry") or {}).get("formatted")
+    if message:
+        entries.append({"type": "message", "data": {"formatted": message}})
+    return entries
+
+
+def _tags(raw: dict[str, Any]) -> list[dict[str, str]]:
+    tags = raw.get("tags") or {}
+    items = tags.items() if isinstance(tags, dict) else [tuple(t) for t in tags]
+    out = {str(k): str(v) for k, v in items}
+    out.setdefault("level", raw.get("level") or "error")
+    for key in ("environment", "release", "transaction", "server_name"):
+        if raw.get(key):
+            out[key] = str(raw[key])
+    return [{"key": k, "value": v} for k, v in sorted(out.items())]
+
+
+class FakeSentry:
+    """In-memory Sentry: `ingest` SDK events, serve them over the REST API."""
+
+    def __init__(self, token: str = "test-token", org: str = "acme") -> None:
+        self.token = token
+        self.org = org
+        self.issues: dict[str, _Issue] = {}
+        self.requests: list[Recorded] = []
+        self._next_failure: list[tuple[int, dict[str, str], str]] = []
+        self._projects: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self.url = ""
+
+    # -- data --------------------------------------------------------------------------
+    def ingest(
+        self, raw: dict[str, Any], project: str = "backend", received: datetime | None = None
+    ) -> tuple[str, str]:
+        received = received or datetime.now(UTC)
+        pid = self._projects.setdefault(project, str(len(self._projects) + 1))
+        fingerprint = _grouping_hash(raw)
+        with self._lock:
+            issue = next(
+                (
+                    i
+                    for i in self.issues.values()
+                    if (i.project, i.fingerprint) == (project, fingerprint)
+                ),
+                None,
+            )
+            title, metadata = _title_and_metadata(raw)
+            if issue is None:
+                issue = _Issue(
+                    id=str(1000 + len(self.issues) + 1),
+                    project=project,
+                    fingerprint=fingerprint,
+                    title=title,
+                    culprit=_culprit(raw),
+                    level=raw.get("level") or "error",
+                    metadata=metadata,
+                    platform=raw.get("platform") or "other",
+                )
+                self.issues[issue.id] = issue
+            else:
+                if issue.status == "resolved":
+                    issue.status, issue.substatus = "unresolved", "regressed"
+                elif issue.substatus == "new":
+                    issue.substatus = "ongoing"
+                issue.title, issue.metadata, issue.culprit = title, metadata, _culprit(raw)
+            event_id = str(raw.get("event_id") or uuid.uuid4().hex).replace("-", "")
+            event = self._api_event(raw, issue, pid, event_id, received)
+            issue.events.append(event)
+        return issue.id, event_id
+
+    def _api_event(
+        self, raw: dict[str, Any], issue: _Issue, pid: str, event_id: str, received: datetime
+    ) -> dict[str, Any]:
+        ts = raw.get("timestamp")
+        if isinstance(ts, int | float):
+            created = datetime.fromtimestamp(ts, UTC)
+        elif isinstance(ts, str):
+            created = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+        else:
+            created = received
+        release = raw.get("release")
+        return {
+            "id": event_id,
+            "groupID": issue.id,
+            "eventID": event_id,
+            "projectID": pid,
+            "message": raw.get("message") or "",
+            "title": issue.title,
+            "location": issue.metadata.get("filename"),
+            "culprit": _culprit(raw),
+            "user": raw.get("user"),
+            "tags": _tags(raw),
+            "platform": raw.get("platform") or "other",
+            "dateReceived": iso(received),
+            "dateCreated": iso(created),
+            "contexts": raw.get("contexts") or {},
+            "size": len(json.dumps(raw)),
+            "entries": _entries(raw),
+            "dist": raw.get("dist"),
+            "sdk": raw.get("sdk"),
+            "context": raw.get("extra") or {},
+            "packages": raw.get("modules") or {},
+            "type": "error" if _exceptions(raw) else "default",
+            "metadata": issue.metadata,
+            "errors": [],
+            "occurrence": None,
+            "_meta": {},
+            "crashFile": None,
+            "fingerprints": [issue.fingerprint],
+            "groupingConfig": {"id": "newstyle:2023-01-11", "enhancements": ""},
+            "release": None if release is None else {"version": release, "id": 1},
+            "userReport": None,
+            "sdkUpdates": [],
+            "resolvedWith": [],
+            "nextEventID": None,
+            "previousEventID": None,
+            "_received": received,
+            "_created": created,
+        }
+
+    def fail_next(self, status: int, headers: dict[str, str] | None = None, body: str = "") -> None:
+        self._next_failure.append((status, headers or {}, body or json.dumps({"detail": "x"})))
+
+    # -- API shapes --------------------------------------------------------------------
+    def _project_obj(self, slug: str) -> dict[str, Any]:
+        return {"id": self._projects[slug], "name": slug, "slug": slug, "platform": "python"}
+
+    def issue_json(self, issue: _Issue, detail: bool = False) -> dict[str, Any]:
+        evs = issue.events
+        users = {json.dumps(e["user"], sort_keys=True) for e in evs if e.get("user")}
+        now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        hours = [now - timedelta(hours=23 - i) for i in range(24)]
+        stats24 = [
+            [int(h.timestamp()), sum(1 for e in evs if h <= e["_created"] < h + timedelta(hours=1))]
+            for h in hours
+        ]
+        body: dict[str, Any] = {
+            "id": issue.id,
+            "shareId": None,
+            "shortId": f"{issue.project.upper()}-{issue.id}",
+            "title": issue.title,
+            "culprit": issue.culprit,
+            "permalink": f"https://sentry.example/organizations/{self.org}/issues/{issue.id}/",
+            "logger": None,
+            "level": issue.level,
+            "status": issue.status,
+            "statusDetails": {},
+            "substatus": issue.substatus,
+            "isPublic": False,
+            "platform": issue.platform,
+            "priority": "high",
+            "priorityLockedAt": None,
+            "project": self._project_obj(issue.project),
+            "type": "error",
+            "issueType": "error",
+            "issueCategory": "error",
+            "metadata": issue.metadata,
+            "numComments": 0,
+            "assignedTo": None,
+            "isBookmarked": False,
+            "isSubscribed": False,
+            "subscriptionDetails": None,
+            "hasSeen": False,
+            "annotations": [],
+            "isUnhandled": False,
+            "count": str(len(evs)),
+            "userCount": len(users),
+            "firstSeen": iso(min(e["_created"] for e in evs)),
+            "lastSeen": iso(max(e["_created"] for e in evs)),
+            "stats": {"24h": stats24},
+        }
+        if detail:
+            releases = sorted({e["release"]["version"] for e in evs if e.get("release")})
+            body.update(
+                {
+                    "activity": [],
+                    "seenBy": [],
+                    "userReportCount": 0,
+                    "participants": [],
+                    "firstRelease": {"version": releases[0]} if releases else None,
+                    "lastRelease": {"version": releases[-1]} if releases else None,
+                    "tags": self._issue_tags(issue),
+                }
+            )
+        return body
+
+    def _issue_tags(self, issue: _Issue) -> list[dict[str, Any]]:
+        counts: dict[str, dict[str, int]] = {}
+        for e in issue.events:
+            for t in e["tags"]:
+                counts.setdefault(t["key"], {}).setdefault(t["value"], 0)
+                counts[t["key"]][t["value"]] += 1
+        return [
+            {
+                "key": k,
+                "name": k.title(),
+                "totalValues": sum(v.values()),
+                "topValues": [
+                    {"key": k, "value": val, "name": val, "count": n}
+                    for val, n in sorted(v.items())
+                ],
+            }
+            for k, v in sorted(counts.items())
+        ]
+
+    @staticmethod
+    def public_event(event: dict[str, Any], full: bool = True) -> dict[str, Any]:
+        out = {k: v for k, v in event.items() if not k.startswith("_")}
+        if not full:
+            keep = ("id", "groupID", "eventID", "projectID", "message", "title", "location")
+            slim = {k: out[k] for k in keep}
+            slim.update(
+                {
+                    "event.type": out["type"],
+                    "culprit": out["culprit"],
+                    "user": out["user"],
+                    "tags": out["tags"],
+                    "platform": out["platform"],
+                    "dateCreated": out["dateCreated"],
+                    "crashFile": None,
+                    "metadata": out["metadata"],
+                }
+            )
+            return slim
+        return out
+
+    # -- server ------------------------------------------------------------------------
+    def start(self) -> str:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake._handle(self)
+
+            def do_PUT(self) -> None:
+                fake._handle(self)
+
+            def do_POST(self) -> None:
+                fake._handle(self)
+
+            def do_DELETE(self) -> None:
+                fake._handle(self)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def _send(
+        self,
+        h: BaseHTTPRequestHandler,
+        status: int,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        body = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(body)
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        self.requests.append(Recorded(h.command, parts.path, query, dict(h.headers.items())))
+        if self._next_failure:
+            status, headers, body = self._next_failure.pop(0)
+            return self._send(h, status, body, headers)
+        if h.headers.get("Authorization") != f"Bearer {self.token}":
+            return self._send(h, 401, {"detail": "Invalid token"})
+        if h.command != "GET":
+            return self._send(h, 405, {"detail": f'Method "{h.command}" not allowed.'})
+        try:
+            status, payload, headers = self._route(parts.path, query)
+        except LookupError:
+            return self._send(h, 404, {"detail": "The requested resource does not exist"})
+        except ValueError as exc:
+            return self._send(h, 400, {"detail": str(exc)})
+        self._send(h, status, payload, headers)
+
+    def _route(self, path: str, q: dict[str, list[str]]) -> tuple[int, Any, dict[str, str] | None]:
+        if m := ORG_ISSUES.match(path):
+            self._org(m["org"])
+            return self._list_issues(path, q)
+        if m := ISSUE_EVENT.match(path):
+            self._org(m["org"])
+            issue = self._issue(m["issue"])
+            return 200, self.public_event(self._pick_event(issue, m["event"])), None
+        if m := ISSUE_EVENTS.match(path):
+            self._org(m["org"])
+            issue = self._issue(m["issue"])
+            events = sorted(issue.events, key=lambda e: e["_created"], reverse=True)
+            full = q.get("full", ["false"])[0] in ("true", "1")
+            limit = min(int(q.get("per_page", ["100"])[0]), 100)
+            page, headers = self._paginate(path, q, events, limit)
+            return 200, [self.public_event(e, full) for e in page], headers
+        if m := ORG_ISSUE.match(path):
+            self._org(m["org"])
+            return 200, self.issue_json(self._issue(m["issue"]), detail=True), None
+        if m := PROJECT_EVENT.match(path):
+            self._org(m["org"])
+            for issue in self.issues.values():
+                if issue.project != m["project"]:
+                    continue
+                for e in issue.events:
+                    if e["eventID"] == m["event"]:
+                        return 200, self.public_event(e), None
+            raise LookupError(m["event"])
+        if m := TIMESERIES.match(path):
+            self._org(m["org"])
+            return 200, self._timeseries(q), None
+        raise LookupError(path)
+
+    def _org(self, org: str) -> None:
+        if org != self.org:
+            raise LookupError(org)
+
+    def _issue(self, issue_id: str) -> _Issue:
+        if issue_id not in self.issues:
+            raise LookupError(issue_id)
+        return self.issues[issue_id]
+
+    @staticmethod
+    def _pick_event(issue: _Issue, which: str) -> dict[str, Any]:
+        by_time = sorted(issue.events, key=lambda e: e["_created"])
+        if which == "latest":
+            return by_time[-1]
+        if which in ("oldest", "recommended"):
+            return by_time[0]
+        for e in issue.events:
+            if e["eventID"] == which:
+                return e
+        raise LookupError(which)
+
+    def _list_issues(
+        self, path: str, q: dict[str, list[str]]
+    ) -> tuple[int, Any, dict[str, str] | None]:
+        query = q.get("query", ["is:unresolved"])[0]
+        issues = list(self.issues.values())
+        for token in query.split():
+            key, _, value = token.partition(":")
+            if key == "is":
+                issues = [i for i in issues if i.status == value]
+            elif key == "level":
+                issues = [i for i in issues if i.level == value]
+            else:
+                raise ValueError(f"unsupported search term in fake: {token}")
+        if projects := q.get("project"):
+            issues = [
+                i for i in issues if i.project in projects or self._projects[i.project] in projects
+            ]
+        if envs := q.get("environment"):
+            issues = [
+                i
+                for i in issues
+                if any(
+                    t["key"] == "environment" and t["value"] in envs
+                    for e in i.events
+                    for t in e["tags"]
+                )
+            ]
+        if start := q.get("start"):
+            since = datetime.fromisoformat(start[0].replace("Z", "+00:00"))
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=UTC)
+            issues = [i for i in issues if max(e["_created"] for e in i.events) >= since]
+        sort = q.get("sort", ["date"])[0]
+        keys = {
+            "date": lambda i: max(e["_created"] for e in i.events),
+            "new": lambda i: min(e["_created"] for e in i.events),
+            "freq": lambda i: len(i.events),
+        }
+        if sort not in keys:
+            raise ValueError(f"unsupported sort in fake: {sort}")
+        issues.sort(key=lambda i: (keys[sort](i), int(i.id)), reverse=True)
+        limit = min(int(q.get("limit", ["100"])[0]), 100)
+        page, headers = self._paginate(path, q, issues, limit)
+        return 200, [self.issue_json(i) for i in page], headers
+
+    def _paginate(
+        self, path: str, q: dict[str, list[str]], items: list[Any], limit: int
+    ) -> tuple[list[Any], dict[str, str]]:
+        cursor = q.get("cursor", ["0:0:0"])[0]
+        try:
+            _value, offset_s, _prev = cursor.split(":")
+            offset = int(offset_s)
+        except ValueError as exc:
+            raise ValueError(f"Invalid cursor parameter: {cursor}") from exc
+        page = items[offset : offset + limit]
+        base = f"{self.url}{path}"
+
+        def link(off: int, rel: str, results: bool) -> str:
+            params = {k: v for k, v in q.items() if k != "cursor"}
+            c = f"0:{max(off, 0)}:{int(rel == 'previous')}"
+            qs = urlencode({**params, "cursor": c}, doseq=True)
+            return f'<{base}?{qs}>; rel="{rel}"; results="{str(results).lower()}"; cursor="{c}"'
+
+        prev_link = link(offset - limit, "previous", offset > 0)
+        next_link = link(offset + limit, "next", offset + limit < len(items))
+        return page, {"Link": f"{prev_link}, {next_link}"}
+
+    def _timeseries(self, q: dict[str, list[str]]) -> dict[str, Any]:
+        if q.get("dataset", [""])[0] != "errors":
+            raise ValueError("dataset must be errors in this fake")
+        m = re.fullmatch(r"issue\.id:(\d+)", q.get("query", [""])[0])
+        if not m:
+            raise ValueError("query must be issue.id:<id> in this fake")
+        issue = self._issue(m[1])
+        period = q.get("statsPeriod", ["24h"])[0]
+        units = {"h": 3600, "d": 86400, "m": 60, "s": 1, "w": 604800}
+        seconds = int(period[:-1]) * units[period[-1]]
+        interval = int(q.get("interval", ["3600"])[0])
+        end = datetime.now(UTC).timestamp()
+        start = (end - seconds) // interval * interval
+        n = int((end - start) // interval) + 1
+        values = []
+        for i in range(n):
+            lo = start + i * interval
+            count = sum(1 for e in issue.events if lo <= e["_created"].timestamp() < lo + interval)
+            values.append({"timestamp": lo * 1000, "value": count, "incomplete": i == n - 1})
+        return {
+            "timeSeries": [
+                {
+                    "values": values,
+                    "yAxis": "count()",
+                    "groupBy": [],
+                    "meta": {"valueUnit": None, "valueType": "integer", "interval": interval},
+                }
+            ],
+            "meta": {"dataset": "errors", "start": start * 1000, "end": end * 1000},
+        }
