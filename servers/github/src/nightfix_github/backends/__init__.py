@@ -1,0 +1,49 @@
+"""Repository backends: one Protocol, two implementations chosen by a short name."""
+
+from typing import Protocol
+
+from ..models import (
+    BlameLine,
+    Comment,
+    CommitSummary,
+    DirEntry,
+    FileChange,
+    MergeResult,
+    PullRequest,
+    SearchResult,
+)
+
+
+class RepoBackend(Protocol):
+    """One repository. Refs given here are already checked; writes are re-checked inside."""
+
+    kind: str
+    name: str
+
+    def default_branch(self) -> str: ...
+    def resolve(self, ref: str) -> str: ...
+    def read_blob(self, commit: str, path: str) -> bytes: ...
+    def list_tree(self, commit: str, path: str) -> list[DirEntry]: ...
+    def search(
+        self, commit: str, query: str, regex: bool, path_glob: str | None, limit: int
+    ) -> SearchResult: ...
+    def list_commits(self, commit: str, path: str | None, limit: int) -> list[CommitSummary]: ...
+    def blame(self, commit: str, path: str, start: int, end: int) -> list[BlameLine]: ...
+    def branch_head(self, branch: str) -> str | None: ...
+    def create_branch(self, branch: str, commit: str) -> bool: ...
+    def commit_files(
+        self, branch: str, parent: str, changes: list[FileChange], message: str
+    ) -> str: ...
+    def get_pull(self, number: int) -> PullRequest: ...
+    def list_pulls(self, state: str, head: str | None) -> list[PullRequest]: ...
+    def open_pull(
+        self, branch: str, base: str, title: str, body: str, draft: bool
+    ) -> PullRequest: ...
+    def comment(self, number: int, body: str) -> Comment: ...
+    def merge_pull(self, number: int) -> MergeResult: ...
+
+
+BACKENDS = {
+    "local": "nightfix_github.backends.local:LocalBackend",
+    "github": "nightfix_github.backends.github:GitHubBackend",
+}

@@ -1,0 +1,120 @@
+"""Pull requests of the local backend: one JSON record per pull request in the git directory.
+
+`<git-dir>/nightfix/pulls/<n>.json`; numbers are allocated under an exclusive `flock`, and each
+record is written to a temporary file and renamed into place, so readers never see half a file.
+"""
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFoundError
+from ..models import Comment, PullRequest
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PullStore:
+    """The pull-request records of one repository."""
+
+    def __init__(self, root: Path, repo_path: Path) -> None:
+        self.dir = root / "pulls"
+        self.lock_path = root / "pulls.lock"
+        self.repo_path = repo_path
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with self.lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _records(self) -> list[dict[str, Any]]:
+        if not self.dir.is_dir():
+            return []
+        records = []
+        for file in self.dir.glob("*.json"):
+            if file.stem.isdigit():
+                records.append(json.loads(file.read_text()))
+        return sorted(records, key=lambda r: int(r["number"]))
+
+    def _load(self, number: int) -> dict[str, Any]:
+        file = self.dir / f"{number}.json"
+        if not file.is_file():
+            raise NotFoundError(f"no pull request #{number}")
+        record: dict[str, Any] = json.loads(file.read_text())
+        return record
+
+    def _save(self, record: dict[str, Any]) -> None:
+        file = self.dir / f"{record['number']}.json"
+        tmp = file.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+        tmp.replace(file)
+
+    def _model(self, record: dict[str, Any], created: bool = False) -> PullRequest:
+        fields = {k: v for k, v in record.items() if k in PullRequest.model_fields}
+        url = (self.dir / f"{record['number']}.json").as_uri()
+        return PullRequest(**{**fields, "url": url, "created": created})
+
+    def get(self, number: int) -> PullRequest:
+        return self._model(self._load(number))
+
+    def record(self, number: int) -> dict[str, Any]:
+        """The full record, comments included (for `nightfix-github pulls show`)."""
+        return self._load(number)
+
+    def list(self, state: str, head: str | None) -> list[PullRequest]:
+        out = []
+        for record in self._records():
+            if state not in ("all", record["state"]):
+                continue
+            if head is not None and record["head"] != head:
+                continue
+            out.append(self._model(record))
+        return out
+
+    def open(self, head: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
+        with self._locked():
+            records = self._records()
+            for record in records:
+                if record["head"] == head and record["state"] == "open":
+                    return self._model(record, created=False)
+            number = max((int(r["number"]) for r in records), default=0) + 1
+            record = {
+                "number": number,
+                "title": title,
+                "body": body,
+                "head": head,
+                "base": base,
+                "state": "open",
+                "draft": draft,
+                "created_at": _now(),
+                "comments": [],
+            }
+            self._save(record)
+            return self._model(record, created=True)
+
+    def comment(self, number: int, body: str) -> Comment:
+        with self._locked():
+            record = self._load(number)
+            comment = {"id": len(record["comments"]) + 1, "body": body, "created_at": _now()}
+            record["comments"].append(comment)
+            self._save(record)
+            return Comment.model_validate(comment)
+
+    def mark_merged(self, number: int, commit: str) -> None:
+        with self._locked():
+            record = self._load(number)
+            record["state"] = "merged"
+            record["merge_commit"] = commit
+            self._save(record)

@@ -1,0 +1,219 @@
+"""The `nightfix-github` command: serve the MCP server, or show local pull requests to a person.
+
+Exit codes: 0 success; 1 a domain error (shown as one line on stderr); 2 a usage error.
+Logs go to stderr as `key=value` lines; stdout is the MCP protocol under `serve`.
+"""
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .config import DEFAULT_FORBID, Boundary
+from .errors import RepoError
+
+log = logging.getLogger("nightfix_github")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level.upper(),
+        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)r",
+    )
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except RepoError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.option("--log-level", default="info", show_default=True, help="Log level on stderr.")
+def main(log_level: str) -> None:
+    """Repository MCP server for nightfix: read code, and write only to the agent's branches.
+
+    \b
+    nightfix-github serve --local PATH        a git repository on disk (no account needed)
+    nightfix-github serve --repo OWNER/NAME   GitHub (token from GITHUB_TOKEN)
+    nightfix-github pulls list --local PATH   the pull requests the agent opened locally
+
+    Exit codes: 0 success, 1 domain error (one line on stderr), 2 usage error.
+    """
+    _setup_logging(log_level)
+
+
+@main.command()
+@click.option(
+    "--local",
+    "local",
+    type=click.Path(file_okay=False, path_type=Path),
+    multiple=True,
+    help="Serve this local git repository (repeatable).",
+)
+@click.option(
+    "--repo",
+    "repos",
+    multiple=True,
+    metavar="OWNER/NAME",
+    help="Serve this GitHub repository (repeatable). Needs GITHUB_TOKEN; "
+    "GITHUB_API_URL selects GitHub Enterprise.",
+)
+@click.option(
+    "--branch-prefix",
+    default="nightfix/",
+    show_default=True,
+    help="The agent may write only branches starting with this prefix.",
+)
+@click.option(
+    "--protected",
+    multiple=True,
+    metavar="GLOB",
+    help="Extra branch patterns never written (the default branch always is).",
+)
+@click.option(
+    "--forbid",
+    multiple=True,
+    metavar="GLOB",
+    help=f"Extra path globs no commit may touch (always: {', '.join(DEFAULT_FORBID)}).",
+)
+@click.option("--max-file-bytes", default=1_000_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--max-files",
+    default=50,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Most files per commit.",
+)
+@click.option("--read-only", is_flag=True, help="Register the read tools only.")
+@click.option(
+    "--allow-merge", is_flag=True, help="Register merge_pull_request (agent's own branches only)."
+)
+@click.option("--default-branch", default=None, help="Override the local default branch.")
+@click.option(
+    "--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP transport host.")
+@click.option("--port", default=8765, show_default=True, type=int, help="HTTP transport port.")
+def serve(
+    local: tuple[Path, ...],
+    repos: tuple[str, ...],
+    branch_prefix: str,
+    protected: tuple[str, ...],
+    forbid: tuple[str, ...],
+    max_file_bytes: int,
+    max_files: int,
+    read_only: bool,
+    allow_merge: bool,
+    default_branch: str | None,
+    transport: str,
+    host: str,
+    port: int,
+) -> None:
+    """Run the MCP server (stdio by default) on local repositories or GitHub repositories."""
+    from .server import build_server
+    from .service import RepoService
+
+    if not local and not repos:
+        raise click.UsageError("give --local PATH or --repo OWNER/NAME")
+    boundary = Boundary(
+        branch_prefix=branch_prefix,
+        protected=protected,
+        forbid=(*DEFAULT_FORBID, *forbid),
+        max_file_bytes=max_file_bytes,
+        max_files_per_commit=max_files,
+        read_only=read_only,
+        allow_merge=allow_merge,
+    )
+    backends = _backends(local, repos, boundary, default_branch)
+    mcp = build_server(RepoService(backends, boundary))
+    log.info("serving repos=%s transport=%s read_only=%s", list(backends), transport, read_only)
+    if transport == "stdio":
+        mcp.run(transport="stdio", show_banner=False)
+    else:
+        mcp.run(transport="http", show_banner=False, host=host, port=port)
+
+
+def _backends(
+    local: tuple[Path, ...], repos: tuple[str, ...], boundary: Boundary, default: str | None
+) -> dict[str, Any]:
+    from .backends.local import LocalBackend
+
+    backends: dict[str, Any] = {}
+    for path in local:
+        backend = LocalBackend(path, boundary, default)
+        backends[backend.name] = backend
+    if repos:
+        from .backends.github import GitHubBackend
+
+        token = os.environ.get("GITHUB_TOKEN")
+        if not token:
+            raise click.UsageError("--repo needs a token in GITHUB_TOKEN")
+        base_url = os.environ.get("GITHUB_API_URL", "https://api.github.com")
+        for name in repos:
+            backends[name] = GitHubBackend.connect(name, boundary, token, base_url)
+    return backends
+
+
+@main.group()
+def pulls() -> None:
+    """Show the pull requests recorded in a local repository (`serve --local`)."""
+
+
+@pulls.command("list")
+@click.option("--local", "path", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--state",
+    type=click.Choice(["open", "closed", "merged", "all"]),
+    default="all",
+    show_default=True,
+)
+def pulls_list(path: Path, state: str) -> None:
+    """One line per pull request: number, state, head -> base, title."""
+    from .backends.local import LocalBackend
+
+    backend = LocalBackend(path, Boundary(read_only=True))
+    items = backend.pulls.list(state, None)
+    if not items:
+        click.echo("no pull requests", err=True)
+    for pull in items:
+        draft = " (draft)" if pull.draft else ""
+        click.echo(f"#{pull.number}\t{pull.state}{draft}\t{pull.head} -> {pull.base}\t{pull.title}")
+
+
+@pulls.command("show")
+@click.argument("number", type=click.IntRange(1))
+@click.option("--local", "path", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--diff", is_flag=True, help="Also print the diff of head against base.")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw record as JSON.")
+def pulls_show(number: int, path: Path, diff: bool, as_json: bool) -> None:
+    """Print pull request NUMBER: its fields, body, comments and optionally its diff."""
+    from .backends.local import LocalBackend
+
+    backend = LocalBackend(path, Boundary(read_only=True))
+    record = backend.pulls.record(number)
+    if as_json:
+        click.echo(json.dumps(record, indent=2))
+    else:
+        click.echo(f"#{record['number']} {record['title']}")
+        click.echo(f"state: {record['state']}{' (draft)' if record['draft'] else ''}")
+        click.echo(f"head: {record['head']} -> base: {record['base']}")
+        click.echo(f"created: {record['created_at']}\n")
+        click.echo(record["body"])
+        for comment in record.get("comments", []):
+            click.echo(
+                f"\n--- comment {comment['id']} ({comment['created_at']})\n{comment['body']}"
+            )
+    if diff:
+        out = backend.git.run(
+            "diff", "--no-color", f"refs/heads/{record['base']}...refs/heads/{record['head']}", "--"
+        )
+        click.echo("\n" + out.decode(errors="replace"))

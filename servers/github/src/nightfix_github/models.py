@@ -1,0 +1,129 @@
+"""Pydantic models at the tool boundary: what tools take in and what they give back."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RepoInfo(_Model):
+    repo: str
+    default_branch: str
+    head_commit: str
+    backend: Literal["local", "github"]
+
+
+class FileContent(_Model):
+    path: str
+    ref: str
+    commit: str
+    content: str
+    start_line: int
+    end_line: int
+    total_lines: int
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` to read the next page; null at the end."
+    )
+
+
+class DirEntry(_Model):
+    path: str
+    type: Literal["file", "dir", "symlink", "submodule"]
+    size: int | None = None
+
+
+class DirectoryListing(_Model):
+    path: str
+    ref: str
+    commit: str
+    entries: list[DirEntry]
+
+
+class SearchMatch(_Model):
+    path: str
+    line: int
+    text: str
+    context: list[str]
+
+
+class SearchResult(_Model):
+    matches: list[SearchMatch]
+    truncated: bool
+
+
+class CommitSummary(_Model):
+    sha: str
+    message: str
+    author: str
+    date: str
+
+
+class CommitList(_Model):
+    commits: list[CommitSummary]
+
+
+class BlameLine(_Model):
+    line: int
+    sha: str
+    author: str
+    date: str
+    text: str
+
+
+class Blame(_Model):
+    path: str
+    commit: str
+    lines: list[BlameLine]
+
+
+class FileChange(_Model):
+    """One file of a commit: `content` is the new text, or null to delete the file."""
+
+    path: str
+    content: str | None = None
+
+
+class BranchResult(_Model):
+    name: str
+    commit: str
+    created: bool
+
+
+class CommitResult(_Model):
+    branch: str
+    commit: str
+    parent: str
+    files: list[str]
+    created: bool = True
+
+
+class Comment(_Model):
+    id: int
+    body: str
+    created_at: str
+
+
+class PullRequest(_Model):
+    number: int
+    title: str
+    body: str
+    head: str
+    base: str
+    state: Literal["open", "closed", "merged"]
+    draft: bool
+    created_at: str
+    url: str
+    created: bool = False
+
+
+class PullRequestList(_Model):
+    pull_requests: list[PullRequest]
+
+
+class MergeResult(_Model):
+    number: int
+    merged: bool
+    commit: str
