@@ -10,24 +10,15 @@ side too, but an organization can turn that off), so a secret never reaches a mo
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any, cast, get_args
-from urllib.parse import urlencode
 
-from nightfix_errors.models import (
-    EventDetail,
-    EventSummary,
-    ExceptionInfo,
-    Frame,
-    IssueSummary,
-    RequestSummary,
-    Status,
-    Substatus,
-)
+from nightfix_errors import text
+from nightfix_errors.models import EventDetail, EventSummary, IssueSummary, Status, Substatus
+from nightfix_errors.normalize import normalize_event
 from nightfix_errors.scrub import Scrubber
 
 _SCRUBBER = Scrubber()
-_USER_KEYS = ("id", "username", "email", "ip_address", "name")
+_USER_KEYS = ("id", "username", "email", "ip_address")
 
 
 def scrubbed(payload: Any) -> Any:
@@ -36,18 +27,13 @@ def scrubbed(payload: Any) -> Any:
 
 
 def iso_utc(value: Any) -> str:
-    """Sentry's `2020-06-17T22:26:56.098086Z` (or epoch seconds) as `2020-06-17T22:26:56Z`."""
+    """Sentry's `2020-06-17T22:26:56.098086Z` (or epoch seconds) in the store's own form."""
     if isinstance(value, int | float):
-        moment = datetime.fromtimestamp(value, UTC)
-    else:
-        text = str(value or "").replace("Z", "+00:00")
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            return str(value or "")
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return text.iso_utc(float(value))
+    try:
+        return text.iso_utc(text.parse_iso(str(value or "")))
+    except ValueError:
+        return str(value or "")
 
 
 def as_text(value: Any) -> str:
@@ -107,134 +93,124 @@ def issue_summary(issue: dict[str, Any], transaction: str | None = None) -> Issu
     )
 
 
-def _frame(raw: dict[str, Any]) -> Frame:
-    lineno = raw.get("lineNo")
+def _sdk_frame(frame: dict[str, Any]) -> dict[str, Any]:
+    """A frame of the REST API (camelCase, `context` pairs) in the SDK's own form."""
+    lineno = frame.get("lineNo")
     pre: list[str] = []
     post: list[str] = []
     line: str | None = None
-    for pair in raw.get("context") or []:
-        number, text = pair[0], str(pair[1] if pair[1] is not None else "")
-        if lineno is None or number < lineno:
+    for pair in frame.get("context") or []:
+        if not (isinstance(pair, list | tuple) and len(pair) == 2):
+            continue
+        number, text = pair[0], "" if pair[1] is None else str(pair[1])
+        if lineno is None or not isinstance(number, int):
+            continue
+        if number < lineno:
             pre.append(text)
         elif number == lineno:
             line = text
         else:
             post.append(text)
-    variables = raw.get("vars") or {}
-    return Frame(
-        filename=raw.get("filename"),
-        abs_path=raw.get("absPath"),
-        module=raw.get("module"),
-        function=raw.get("function"),
-        lineno=lineno,
-        colno=raw.get("colNo"),
-        in_app=bool(raw.get("inApp")),
-        context_line=line,
-        pre_context=pre if line is not None else [],
-        post_context=post if line is not None else [],
-        vars={str(k): as_text(v) for k, v in variables.items()}
-        if isinstance(variables, dict)
-        else {},
-    )
+    return {
+        "filename": frame.get("filename"),
+        "abs_path": frame.get("absPath"),
+        "module": frame.get("module"),
+        "function": frame.get("function"),
+        "lineno": lineno,
+        "colno": frame.get("colNo"),
+        "in_app": bool(frame.get("inApp")),
+        "context_line": line,
+        "pre_context": pre if line is not None else [],
+        "post_context": post if line is not None else [],
+        "vars": frame.get("vars") or {},
+    }
 
 
-def _exceptions(entries: list[dict[str, Any]]) -> list[ExceptionInfo]:
-    out: list[ExceptionInfo] = []
+def _entry(entries: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
     for entry in entries:
-        if entry.get("type") != "exception":
-            continue
-        for value in (entry.get("data") or {}).get("values") or []:
-            stacktrace = value.get("stacktrace") or {}
-            out.append(
-                ExceptionInfo(
-                    type=value.get("type"),
-                    value=value.get("value"),
-                    module=value.get("module"),
-                    mechanism=value.get("mechanism"),
-                    frames=[_frame(f) for f in stacktrace.get("frames") or []],
-                )
-            )
-    return out
-
-
-def _pairs_to_dict(value: Any) -> dict[str, str]:
-    if isinstance(value, dict):
-        return {str(k): as_text(v) for k, v in value.items()}
-    out: dict[str, str] = {}
-    for pair in value or []:
-        if isinstance(pair, list | tuple) and len(pair) == 2:
-            out[str(pair[0])] = as_text(pair[1])
-    return out
-
-
-def _request(entries: list[dict[str, Any]]) -> RequestSummary | None:
-    for entry in entries:
-        if entry.get("type") != "request":
-            continue
-        data = entry.get("data") or {}
-        query = data.get("query")
-        if isinstance(query, list):
-            query = urlencode([tuple(p) for p in query if isinstance(p, list | tuple)])
-        body = data.get("data")
-        return RequestSummary(
-            method=data.get("method"),
-            url=data.get("url"),
-            query_string=query or None,
-            headers=_pairs_to_dict(data.get("headers")),
-            data=None if body is None else as_text(body),
-        )
+        if entry.get("type") == kind and isinstance(entry.get("data"), dict):
+            data: dict[str, Any] = entry["data"]
+            return data
     return None
 
 
-def _message(payload: dict[str, Any], entries: list[dict[str, Any]]) -> str | None:
-    for entry in entries:
-        if entry.get("type") == "message":
-            data = entry.get("data") or {}
-            text = data.get("formatted") or data.get("message")
-            if text:
-                return str(text)
-    return payload.get("message") or None
-
-
-def user_dict(user: Any) -> dict[str, str] | None:
-    if not isinstance(user, dict):
+def _sdk_exception(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    data = _entry(entries, "exception")
+    if data is None:
         return None
-    out = {k: as_text(user[k]) for k in _USER_KEYS if user.get(k) not in (None, "")}
-    return out or None
+    values = []
+    for value in data.get("values") or []:
+        stacktrace = value.get("stacktrace") or {}
+        values.append(
+            {
+                "type": value.get("type"),
+                "value": value.get("value"),
+                "module": value.get("module"),
+                "mechanism": value.get("mechanism"),
+                "stacktrace": {"frames": [_sdk_frame(f) for f in stacktrace.get("frames") or []]},
+            }
+        )
+    return {"values": values}
 
 
-def _release(payload: dict[str, Any], tags: dict[str, str]) -> str | None:
+def _sdk_request(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    data = _entry(entries, "request")
+    if data is None:
+        return None
+    return {
+        "method": data.get("method"),
+        "url": data.get("url"),
+        "query_string": data.get("query"),
+        "headers": data.get("headers"),
+        "data": data.get("data"),
+    }
+
+
+def to_sdk_event(payload: dict[str, Any]) -> dict[str, Any]:
+    """A full REST API event turned back into the payload an SDK sends.
+
+    The result then takes the collector's own path (`Scrubber` then `normalize_event`), so both
+    backends cut, flatten and title an event the same way.
+    """
+    tags = _tags(payload)
+    entries = [e for e in payload.get("entries") or [] if isinstance(e, dict)]
     release = payload.get("release")
-    if isinstance(release, dict) and release.get("version"):
-        return str(release["version"])
-    return tags.get("release")
+    message = _entry(entries, "message")
+    event: dict[str, Any] = {
+        "event_id": payload.get("eventID") or payload.get("id"),
+        "level": tags.get("level"),
+        "platform": payload.get("platform"),
+        "environment": tags.get("environment"),
+        "release": release.get("version") if isinstance(release, dict) else tags.get("release"),
+        "transaction": tags.get("transaction"),
+        "user": payload.get("user"),
+        "tags": tags,
+        "contexts": payload.get("contexts") or {},
+    }
+    if message and (message.get("formatted") or message.get("message")):
+        event["logentry"] = {
+            "formatted": message.get("formatted") or message.get("message"),
+            "message": message.get("message") or message.get("formatted"),
+        }
+    if (exception := _sdk_exception(entries)) is not None:
+        event["exception"] = exception
+    if (request := _sdk_request(entries)) is not None:
+        event["request"] = request
+    if "exception" not in event and "logentry" not in event:
+        event["message"] = payload.get("title") or payload.get("message") or "<no message>"
+    return {k: v for k, v in event.items() if v is not None}
 
 
 def event_detail(payload: dict[str, Any]) -> EventDetail:
     """A full event (`getOrganizationIssueEvent` / `getProjectEvent`) as an `EventDetail`."""
-    payload = scrubbed(payload)
-    tags = _tags(payload)
-    entries = [e for e in payload.get("entries") or [] if isinstance(e, dict)]
-    contexts = payload.get("contexts") or {}
-    return EventDetail(
-        id=str(payload.get("eventID") or payload["id"]),
-        issue_id=str(payload.get("groupID") or ""),
-        timestamp=iso_utc(payload.get("dateCreated")),
-        level=tags.get("level"),
-        platform=payload.get("platform"),
-        environment=tags.get("environment"),
-        release=_release(payload, tags),
-        transaction=tags.get("transaction"),
-        message=_message(payload, entries),
-        user=user_dict(payload.get("user")),
-        tags=tags,
-        exceptions=_exceptions(entries),
-        request=_request(entries),
-        contexts={
-            str(name): _pairs_to_dict(ctx)
-            for name, ctx in contexts.items()
-            if isinstance(ctx, dict)
-        },
+    normalized = normalize_event(_SCRUBBER.scrub(to_sdk_event(payload)))
+    return EventDetail.model_validate(
+        {
+            **normalized.data,
+            "id": str(payload.get("eventID") or payload.get("id") or normalized.event_id),
+            "issue_id": str(payload.get("groupID") or ""),
+            "timestamp": iso_utc(payload.get("dateCreated")),
+        }
     )
 
 

@@ -1,0 +1,188 @@
+"""Writing events into issues: a bounded queue and one writer thread committing in batches.
+
+Request handlers `submit()` normalized events; when the queue is full they are told so at once
+(the collector answers 429) instead of queueing without bound. The writer commits up to
+`BATCH` events per transaction. `close()` drains the queue, so every accepted event is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+
+from nightfix_errors.normalize import NormalizedEvent
+from nightfix_errors.storage import dump_event
+
+log = logging.getLogger("nightfix_errors.ingest")
+BATCH = 500
+
+
+@dataclass
+class WriterStats:
+    accepted: int = 0
+    committed: int = 0
+    duplicates: int = 0
+    failed: int = 0
+
+
+def write_event(db: sqlite3.Connection, project_id: int, ev: NormalizedEvent) -> bool:
+    """Store one event and update its issue, inside the caller's transaction.
+
+    Returns False for a duplicate `event_id` (SDK retries are idempotent).
+    """
+    if db.execute("SELECT 1 FROM events WHERE event_id = ?", (ev.event_id,)).fetchone():
+        return False
+    row = db.execute(
+        "SELECT id, status, last_seen FROM issues WHERE project_id = ? AND fingerprint = ?",
+        (project_id, ev.fingerprint),
+    ).fetchone()
+    if row is None:
+        cur = db.execute(
+            "INSERT INTO issues (project_id, fingerprint, title, culprit, level, status,"
+            " substatus, first_seen, last_seen, latest_event_id, transaction_name)"
+            " VALUES (?, ?, ?, ?, ?, 'unresolved', 'new', ?, ?, ?, ?)",
+            (
+                project_id,
+                ev.fingerprint,
+                ev.title,
+                ev.culprit,
+                ev.level,
+                ev.timestamp,
+                ev.timestamp,
+                ev.event_id,
+                ev.transaction,
+            ),
+        )
+        issue_id = cur.lastrowid
+        latest = True
+    else:
+        issue_id, status, last_seen = int(row[0]), str(row[1]), float(row[2])
+        latest = ev.timestamp >= last_seen
+        if status == "resolved":
+            db.execute(
+                "UPDATE issues SET status = 'unresolved', substatus = 'regressed',"
+                " status_changed_at = ? WHERE id = ?",
+                (time.time(), issue_id),
+            )
+    db.execute(
+        "INSERT INTO events (event_id, issue_id, project_id, timestamp, received, level,"
+        " environment, release, transaction_name, message, user_label, data)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            ev.event_id,
+            issue_id,
+            project_id,
+            ev.timestamp,
+            time.time(),
+            ev.level,
+            ev.environment,
+            ev.release,
+            ev.transaction,
+            ev.data.get("message"),
+            ev.user_label,
+            dump_event(ev.data),
+        ),
+    )
+    new_user = 0
+    if ev.user_key:
+        cur = db.execute("INSERT OR IGNORE INTO issue_users VALUES (?, ?)", (issue_id, ev.user_key))
+        new_user = cur.rowcount
+    if ev.environment:
+        db.execute(
+            "INSERT OR IGNORE INTO issue_environments VALUES (?, ?)", (issue_id, ev.environment)
+        )
+    if ev.release:
+        db.execute("INSERT OR IGNORE INTO issue_releases VALUES (?, ?)", (issue_id, ev.release))
+    db.execute(
+        "UPDATE issues SET event_count = event_count + 1, user_count = user_count + ?,"
+        " first_seen = MIN(first_seen, ?), last_seen = MAX(last_seen, ?) WHERE id = ?",
+        (new_user, ev.timestamp, ev.timestamp, issue_id),
+    )
+    if latest and row is not None:
+        db.execute(
+            "UPDATE issues SET latest_event_id = ?, title = ?, culprit = ?, level = ?,"
+            " transaction_name = ? WHERE id = ?",
+            (ev.event_id, ev.title, ev.culprit, ev.level, ev.transaction, issue_id),
+        )
+    return True
+
+
+def write_batch(
+    db: sqlite3.Connection, batch: list[tuple[int, NormalizedEvent]], stats: WriterStats
+) -> None:
+    """Commit `batch` in one transaction; one bad event is rolled back alone."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for project_id, ev in batch:
+            db.execute("SAVEPOINT ev")
+            try:
+                stored = write_event(db, project_id, ev)
+            except sqlite3.Error as exc:
+                db.execute("ROLLBACK TO ev")
+                stats.failed += 1
+                log.error("event=store_failed event_id=%s error=%s", ev.event_id, exc)
+                stored = False
+            else:
+                stats.duplicates += 0 if stored else 1
+            db.execute("RELEASE ev")
+            stats.committed += 1 if stored else 0
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+class Writer:
+    """A bounded queue drained by one thread into SQLite."""
+
+    def __init__(self, db: sqlite3.Connection, max_queue: int) -> None:
+        self._db = db
+        self._queue: queue.Queue[tuple[int, NormalizedEvent] | None] = queue.Queue(max_queue)
+        self._thread = threading.Thread(target=self._run, name="nightfix-writer", daemon=True)
+        self._lock = threading.Lock()
+        self.stats = WriterStats()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, project_id: int, events: list[NormalizedEvent]) -> bool:
+        """Queue `events` for commit; False (nothing queued) when the queue lacks room."""
+        with self._lock:
+            if self._queue.maxsize - self._queue.qsize() < len(events):
+                return False
+            for ev in events:
+                self._queue.put_nowait((project_id, ev))
+            self.stats.accepted += len(events)
+        return True
+
+    def close(self) -> None:
+        """Stop after committing everything already queued."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            stop = first is None
+            batch = [] if first is None else [first]
+            while not stop and len(batch) < BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                else:
+                    batch.append(item)
+            if batch:
+                try:
+                    write_batch(self._db, batch, self.stats)
+                except sqlite3.Error as exc:
+                    self.stats.failed += len(batch)
+                    log.error("event=batch_failed size=%d error=%s", len(batch), exc)
+            if stop:
+                return

@@ -1,0 +1,57 @@
+"""What the MCP tools do, on any `ErrorStore`: call it, render, sanitize.
+
+The tools stay thin; a test can drive this class directly with either backend.
+"""
+
+from __future__ import annotations
+
+import time
+
+from nightfix_errors.backends import ErrorStore
+from nightfix_errors.models import (
+    UNTRUSTED_NOTICE,
+    EventPage,
+    EventResult,
+    IssueDetail,
+    IssueFilter,
+    IssuePage,
+    IssueStats,
+    Period,
+)
+from nightfix_errors.render import render_traceback
+from nightfix_errors.sanitize import sanitize
+
+
+class ErrorService:
+    """Read-only questions about production errors, answered for a model to read."""
+
+    def __init__(self, store: ErrorStore) -> None:
+        self.store = store
+
+    def list_issues(self, filters: IssueFilter, limit: int, cursor: str | None) -> IssuePage:
+        return sanitize(self.store.list_issues(filters, limit, cursor))
+
+    def get_issue(self, issue_id: str) -> IssueDetail:
+        issue = self.store.get_issue(issue_id)
+        event = self.store.get_latest_event(issue_id)
+        clean_event = sanitize(event) if event is not None else None
+        return IssueDetail(
+            issue=sanitize(issue),
+            latest_event=clean_event,
+            traceback=render_traceback(clean_event),
+            untrusted=UNTRUSTED_NOTICE,
+            events_last_24h=self.store.count_events_since(issue_id, time.time() - 86400),
+        )
+
+    def list_issue_events(self, issue_id: str, limit: int, cursor: str | None) -> EventPage:
+        return sanitize(self.store.list_issue_events(issue_id, limit, cursor))
+
+    def get_event(self, event_id: str) -> EventResult:
+        event = sanitize(self.store.get_event(event_id))
+        return EventResult(event=event, traceback=render_traceback(event))
+
+    def get_issue_stats(self, issue_id: str, period: Period, buckets: int) -> IssueStats:
+        return self.store.get_issue_stats(issue_id, period, buckets)
+
+    def close(self) -> None:
+        self.store.close()
