@@ -1,0 +1,87 @@
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nightfix.autonomy import trigger
+from nightfix.policy import TriggerPolicy
+
+NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+
+
+def issue(**over: Any) -> dict[str, Any]:
+    base = {
+        "id": "7",
+        "fingerprint": "fp7",
+        "title": "ConnectionPoolExhausted: all 10 database connections are in use",
+        "culprit": "checkout.db in acquire",
+        "level": "error",
+        "status": "unresolved",
+        "substatus": "new",
+        "count": 40,
+        "user_count": 9,
+        "environments": ["production"],
+        "transaction": "/checkout",
+    }
+    return {**base, **over}
+
+
+def test_critical_issue_gets_a_human_reason():
+    d = trigger.decide(issue(), 12, TriggerPolicy())
+    assert d.critical
+    assert d.reason.startswith("12 events in 10 min on transaction /checkout, level error")
+    assert "new issue" in d.reason
+
+
+def test_each_rule_can_refuse_with_its_reason():
+    p = TriggerPolicy(min_users=10, transaction_patterns=["^/pay"])
+    cases = {
+        "level warning is not one of error, fatal": issue(level="warning"),
+        "do not include production": issue(environments=["staging"]),
+        "ongoing issue; only new, regressed": issue(substatus="ongoing"),
+    }
+    for reason, case in cases.items():
+        d = trigger.decide(case, 50, TriggerPolicy())
+        assert not d.critical and reason in d.reason, d.reason
+    d = trigger.decide(issue(), 50, p)
+    assert "matches no transaction pattern" in d.reason
+    d = trigger.decide(issue(), 50, TriggerPolicy(min_users=10))
+    assert "9 user(s) affected, fewer than 10" in d.reason
+    d = trigger.decide(issue(), 4, TriggerPolicy())
+    assert d.reason == "4 event(s) in 10 min, fewer than 5"
+
+
+def test_regressed_issue_qualifies_by_default():
+    assert trigger.decide(issue(substatus="regressed"), 5, TriggerPolicy()).critical
+
+
+def test_events_in_window_counts_only_recent_buckets():
+    buckets = [
+        {"start": (NOW - timedelta(minutes=m)).isoformat(), "count": 3} for m in range(0, 30)
+    ]
+    stats = {"interval_seconds": 60, "buckets": buckets}
+    assert trigger.events_in_window(stats, 10, NOW) == 3 * 11  # starts 0..10 min ago
+
+
+class FakeErrors:
+    def __init__(self, issues: list[dict[str, Any]], per_minute: int) -> None:
+        self.issues, self.per_minute, self.calls = issues, per_minute, []
+
+    async def call(self, server: str, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append((server, tool, args))
+        if tool == "list_issues":
+            return {"issues": self.issues, "next_cursor": None}
+        starts = [NOW - timedelta(minutes=m) for m in range(60)]
+        return {
+            "issue_id": args["issue_id"],
+            "interval_seconds": 60,
+            "buckets": [{"start": s.isoformat(), "count": self.per_minute} for s in starts],
+        }
+
+
+async def test_poll_queries_stats_only_for_issues_that_pass_the_cheap_rules():
+    errors = FakeErrors([issue(), issue(id="8", level="info")], per_minute=2)
+    decisions = await trigger.poll(errors, TriggerPolicy(), now=NOW)
+    assert [d.critical for d in decisions] == [True, False]
+    assert decisions[0].events_in_window == 22
+    tools = [c[1] for c in errors.calls]
+    assert tools == ["list_issues", "get_issue_stats"]
+    assert errors.calls[0][2]["environment"] == "production"
