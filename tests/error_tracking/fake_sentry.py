@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 import uuid
@@ -627,13 +628,17 @@ class FakeSentry:
         if not m:
             raise ValueError("query must be issue.id:<id> in this fake")
         issue = self._issue(m[1])
-        period = q.get("statsPeriod", ["24h"])[0]
-        units = {"h": 3600, "d": 86400, "m": 60, "s": 1, "w": 604800}
-        seconds = int(period[:-1]) * units[period[-1]]
         interval = int(q.get("interval", ["3600"])[0])
-        end = datetime.now(UTC).timestamp()
-        start = (end - seconds) // interval * interval
-        n = int((end - start) // interval) + 1
+        if "start" in q and "end" in q:
+            start = datetime.fromisoformat(q["start"][0]).replace(tzinfo=UTC).timestamp()
+            end = datetime.fromisoformat(q["end"][0]).replace(tzinfo=UTC).timestamp()
+        else:
+            period = q.get("statsPeriod", ["24h"])[0]
+            units = {"h": 3600, "d": 86400, "m": 60, "s": 1, "w": 604800}
+            end = datetime.now(UTC).timestamp()
+            start = end - int(period[:-1]) * units[period[-1]]
+        start = start // interval * interval
+        n = max(math.ceil((end - start) / interval), 1)
         values = []
         for i in range(n):
             lo = start + i * interval

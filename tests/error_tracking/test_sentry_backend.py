@@ -107,7 +107,7 @@ def test_list_issues_returns_the_projects_issues_newest_first(store: SentryStore
     assert top.count == 2
     assert top.status == "unresolved" and top.substatus == "ongoing"
     assert top.environments == [] and top.permalink and top.permalink.endswith(f"/{top.id}/")
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", top.first_seen)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", top.first_seen)
     assert page.next_cursor is None
 
 

@@ -11,6 +11,7 @@ our cursor is Sentry's own cursor string, checked for shape before it is sent.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -268,11 +269,15 @@ class SentryStore:
         return mapping.event_detail(latest) if latest else None
 
     def count_events_since(self, issue_id: str, since_epoch: float) -> int | None:
-        """Sum of `listOrganizationEventsTimeseries` for the issue since `since_epoch`."""
-        now = time.time()
-        seconds = max(int(now - since_epoch), 60)
-        series = self._timeseries(issue_id, f"{seconds}s", seconds)
-        return sum(int(v.get("value") or 0) for v in series if v["timestamp"] >= since_epoch)
+        """Sum of `listOrganizationEventsTimeseries` for the issue since `since_epoch`.
+
+        Sentry aligns buckets to their interval; one-minute buckets (hourly past a day) keep the
+        sum within a minute (an hour) of `since_epoch`.
+        """
+        end = math.ceil(time.time())
+        interval = 60 if end - since_epoch <= 86400 + 60 else 3600
+        series = self._timeseries(issue_id, since_epoch, end, interval)
+        return sum(int(v.get("value") or 0) for v in series if v["timestamp"] >= since_epoch - 1)
 
     def list_issue_events(self, issue_id: str, limit: int, cursor: str | None) -> EventPage:
         """`listOrganizationIssueEvents`, newest first."""
@@ -295,15 +300,13 @@ class SentryStore:
         return mapping.event_detail(self._json(path))
 
     def get_issue_stats(self, issue_id: str, period: Period, buckets: int) -> IssueStats:
-        """`listOrganizationEventsTimeseries` (errors dataset) re-cut into `buckets`."""
+        """`listOrganizationEventsTimeseries` (errors dataset), cut like the sqlite store's."""
         self._issue_payload(issue_id)
-        seconds = PERIOD_SECONDS[period]
-        interval = max(seconds // buckets, 1)
-        series = self._timeseries(issue_id, period, interval)
-        end = time.time()
-        start = end - interval * buckets
+        interval = math.ceil(PERIOD_SECONDS[period] / buckets)
+        end = math.ceil(time.time() / interval) * interval
+        start = end - buckets * interval
         counts = [0] * buckets
-        for point in series:
+        for point in self._timeseries(issue_id, start, end, interval):
             index = int((point["timestamp"] - start) // interval)
             if 0 <= index < buckets:
                 counts[index] += int(point.get("value") or 0)
@@ -318,15 +321,18 @@ class SentryStore:
             total=sum(counts),
         )
 
-    def _timeseries(self, issue_id: str, stats_period: str, interval: int) -> list[dict[str, Any]]:
-        """Points `{timestamp (epoch s), value}` of the issue's event count."""
+    def _timeseries(
+        self, issue_id: str, start: float, end: float, interval: int
+    ) -> list[dict[str, Any]]:
+        """Points `{timestamp (epoch s), value}` of the issue's event count in [start, end)."""
         body = self._json(
             self._org_path("events-timeseries"),
             {
                 "dataset": "errors",
                 "project": self.project,
                 "query": f"issue.id:{check_sentry_id(issue_id, 'issue id')}",
-                "statsPeriod": stats_period,
+                "start": _iso_seconds(start),
+                "end": _iso_seconds(end),
                 "interval": interval,
                 "yAxis": "count()",
             },
@@ -336,6 +342,10 @@ class SentryStore:
             for value in series.get("values") or []:
                 points.append({"timestamp": value["timestamp"] / 1000, "value": value["value"]})
         return points
+
+
+def _iso_seconds(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _parse_since(since: str) -> str:
