@@ -1,0 +1,161 @@
+"""Docker backend: hardened containers, each with its own workspace volume."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.types import Mount
+
+from nightfix_sandbox.backends import Box, RawExec
+from nightfix_sandbox.config import LABEL, SANDBOX_ROOT, SANDBOX_UID, Limits
+from nightfix_sandbox.errors import SandboxError
+from nightfix_sandbox.security import check_container_hardened
+
+log = logging.getLogger(__name__)
+
+
+def _proc_start(pid: int) -> str:
+    """Start time (clock ticks since boot) of a process, '' if it does not exist."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+OWNER = f"{os.getpid()}:{_proc_start(os.getpid())}"
+
+
+class DockerBackend:
+    """Creates containers with every isolation setting of the issue; nothing is optional."""
+
+    def __init__(self, client: docker.DockerClient, limits: Limits) -> None:
+        self.client = client
+        self.limits = limits
+        self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="nf-exec")
+
+    def _labels(self, extra: dict[str, str]) -> dict[str, str]:
+        return {LABEL: "1", f"{LABEL}.owner": OWNER, **extra}
+
+    def create(self, image: str, labels: dict[str, str]) -> Box:
+        name = f"nightfix-{uuid.uuid4().hex[:12]}"
+        all_labels = self._labels(labels)
+        self.client.volumes.create(name=name, labels=all_labels)
+        lim = self.limits
+        try:
+            container = self.client.containers.create(
+                image,
+                command=["sleep", "infinity"],
+                name=name,
+                labels=all_labels,
+                user=f"{SANDBOX_UID}:{SANDBOX_UID}",
+                working_dir=f"{SANDBOX_ROOT}/workspace",
+                network_mode="none",
+                read_only=True,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges:true"],
+                pids_limit=lim.pids,
+                mem_limit=f"{lim.memory_mb}m",
+                memswap_limit=f"{lim.memory_mb}m",
+                nano_cpus=int(lim.cpus * 1e9),
+                tmpfs={"/tmp": f"rw,nosuid,nodev,size={lim.tmp_mb}m"},  # noqa: S108
+                mounts=[Mount(SANDBOX_ROOT, name, type="volume", read_only=False)],
+                init=True,
+                ipc_mode="private",
+                environment={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},  # noqa: S108
+            )
+            container.reload()
+            check_container_hardened(container.attrs, name)
+            container.start()
+        except BaseException:
+            self._remove_ids(name, name)
+            raise
+        return Box(container_id=container.id, volume=name, image=image, labels=all_labels)
+
+    def exec(
+        self, box: Box, argv: list[str], *, user: str, env: dict[str, str], deadline_s: float
+    ) -> RawExec:
+        api = self.client.api
+        try:
+            exec_id = api.exec_create(
+                box.container_id,
+                argv,
+                user=user,
+                environment=env,
+                workdir=f"{SANDBOX_ROOT}/workspace",
+            )["Id"]
+            future = self._pool.submit(api.exec_start, exec_id, demux=True)
+            out, err = future.result(timeout=deadline_s)
+            code = api.exec_inspect(exec_id).get("ExitCode")
+        except concurrent.futures.TimeoutError:
+            raise SandboxError("the sandbox did not answer in time; destroy it") from None
+        except docker.errors.NotFound:
+            raise SandboxError("the sandbox container is gone; create a new one") from None
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"docker refused the command: {exc.explanation}") from None
+        return RawExec(
+            exit_code=-1 if code is None else int(code), stdout=out or b"", stderr=err or b""
+        )
+
+    def put_archive(self, box: Box, path: str, tar: bytes) -> None:
+        try:
+            ok = self.client.api.put_archive(box.container_id, path, tar)
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"copying into the sandbox failed: {exc.explanation}") from None
+        if not ok:
+            raise SandboxError(f"copying into the sandbox at {path} failed")
+
+    def remove(self, box: Box) -> None:
+        self._remove_ids(box.container_id, box.volume)
+
+    def _remove_ids(self, container: str, volume: str) -> None:
+        try:
+            self.client.api.remove_container(container, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            log.warning("removing container %s failed: %s", container[:12], exc)
+        try:
+            self.client.api.remove_volume(volume, force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            log.warning("removing volume %s failed: %s", volume, exc)
+
+    def live_boxes(self) -> list[dict[str, Any]]:
+        """Containers this server process owns (for tests and list_sandboxes)."""
+        return list(
+            self.client.api.containers(all=True, filters={"label": f"{LABEL}.owner={OWNER}"})
+        )
+
+    def remove_orphans(self) -> int:
+        removed = 0
+        for c in self.client.api.containers(all=True, filters={"label": LABEL}):
+            if _is_orphan(c.get("Labels") or {}):
+                self._remove_ids(c["Id"], c["Names"][0].lstrip("/"))
+                removed += 1
+        for v in self.client.api.volumes(filters={"label": LABEL}).get("Volumes") or []:
+            if _is_orphan(v.get("Labels") or {}):
+                self._remove_ids(v["Name"], v["Name"])
+                removed += 1
+        if removed:
+            log.info("removed %d orphaned sandbox containers/volumes", removed)
+        return removed
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _is_orphan(labels: dict[str, str]) -> bool:
+    owner = labels.get(f"{LABEL}.owner", "")
+    pid, _, start = owner.partition(":")
+    if not pid.isdigit():
+        return True
+    return _proc_start(int(pid)) != start

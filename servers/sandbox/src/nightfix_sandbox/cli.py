@@ -1,0 +1,212 @@
+"""`nightfix-sandbox`: serve the MCP server, build the base image.
+
+Exit codes: 0 success; 1 a domain error (one line on stderr, no traceback);
+2 bad usage (click).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+import click
+
+from nightfix_sandbox.config import Limits, SandboxConfig, default_image, parse_source
+from nightfix_sandbox.errors import SandboxError
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("urllib3", "docker", "mcp", "fastmcp", "httpx", "httpx2"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _docker() -> Any:
+    import docker
+
+    from nightfix_sandbox.errors import DockerUnavailableError
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:
+        raise DockerUnavailableError(
+            f"cannot reach the Docker daemon ({type(exc).__name__}); start it, then retry"
+        ) from exc
+    return client
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Debug logs (stderr).")
+def main(verbose: bool) -> None:
+    """Hardened, network-less Docker sandboxes for AI agents, as an MCP server.
+
+    Logs go to stderr as JSON lines; stdout belongs to the MCP protocol.
+    Exit codes: 0 ok, 1 a domain error (one line on stderr), 2 bad usage.
+    """
+    _setup_logging(verbose)
+
+
+@main.group()
+def image() -> None:
+    """Build the base sandbox image."""
+
+
+@image.command("build")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Build from Debian packages (debootstrap + docker import); no registry needed.",
+)
+@click.option("--if-missing", is_flag=True, help="Do nothing (exit 0) when the image exists.")
+@click.option(
+    "--name",
+    default=None,
+    help="Image name [default: $NIGHTFIX_SANDBOX_IMAGE or nightfix-sandbox:base].",
+)
+def image_build(offline: bool, if_missing: bool, name: str | None) -> None:
+    """Build the base image: Python 3, git, a venv with pytest, a non-root user.
+
+    With --offline the rootfs is debootstrapped from Debian bookworm (cached under
+    $NIGHTFIX_SANDBOX_CACHE or ~/.cache/nightfix-sandbox, so rebuilds are fast) and
+    pytest's wheels are downloaded on the host; the build itself uses no network.
+    Without it the image is built FROM python:3.11-slim. Progress goes to stderr.
+    """
+    from nightfix_sandbox.image import build_image
+
+    try:
+        build_image(_docker(), name or default_image(), offline=offline, if_missing=if_missing)
+    except SandboxError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    metavar="NAME=PATH|URL",
+    required=True,
+    help="A repository sandboxes may be made from (repeatable). PATH is a local git "
+    "repository; a git URL is cloned by the host into the cache.",
+)
+@click.option(
+    "--transport",
+    type=click.Choice(["stdio", "http"]),
+    default="stdio",
+    show_default=True,
+    help="MCP transport.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="HTTP bind address.")
+@click.option("--port", default=8765, show_default=True, help="HTTP port.")
+@click.option(
+    "--image",
+    "image_name",
+    default=None,
+    help="Base image [default: $NIGHTFIX_SANDBOX_IMAGE or nightfix-sandbox:base].",
+)
+@click.option(
+    "--pool-size",
+    default=2,
+    show_default=True,
+    help="Warm containers per image (0 disables the pool).",
+)
+@click.option(
+    "--idle-ttl",
+    default=1800,
+    show_default=True,
+    help="Seconds after which an idle sandbox is destroyed.",
+)
+@click.option("--max-sandboxes", default=16, show_default=True, help="Live sandboxes at most.")
+@click.option(
+    "--test-command",
+    default=None,
+    help="Default test command for run_tests [default: pytest with JUnit XML].",
+)
+@click.option("--no-deps", is_flag=True, help="Never build dependency images.")
+@click.option("--pids-limit", default=256, show_default=True, help="Max processes (<= 256).")
+@click.option("--memory-mb", default=1024, show_default=True, help="Memory MiB, no swap (<= 1024).")
+@click.option("--cpus", default=1.0, show_default=True, help="CPU cores (<= 1.0).")
+@click.option(
+    "--max-timeout", default=600, show_default=True, help="Max seconds per command (<= 600)."
+)
+@click.option(
+    "--output-bytes",
+    default=65536,
+    show_default=True,
+    help="Cap on stdout and on stderr per command (<= 65536).",
+)
+def serve(
+    sources: tuple[str, ...],
+    transport: str,
+    host: str,
+    port: int,
+    image_name: str | None,
+    pool_size: int,
+    idle_ttl: int,
+    max_sandboxes: int,
+    test_command: str | None,
+    no_deps: bool,
+    pids_limit: int,
+    memory_mb: int,
+    cpus: float,
+    max_timeout: int,
+    output_bytes: int,
+) -> None:
+    """Serve the sandbox MCP tools for the named sources only.
+
+    Limits default to the loosest allowed values; flags can only make them stricter.
+    """
+    from pydantic import ValidationError
+
+    from nightfix_sandbox.server import build_server
+
+    try:
+        limits = Limits(
+            pids=pids_limit,
+            memory_mb=memory_mb,
+            cpus=cpus,
+            max_timeout_s=max_timeout,
+            output_bytes=output_bytes,
+        )
+        config = SandboxConfig(
+            sources=dict(parse_source(s) for s in sources),
+            image=image_name or default_image(),
+            limits=limits,
+            pool_size=pool_size,
+            idle_ttl_s=idle_ttl,
+            max_sandboxes=max_sandboxes,
+            test_command=test_command,
+            install_deps=not no_deps,
+        )
+        _docker()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise click.ClickException(f"bad configuration: {first['msg']}") from None
+    except SandboxError as exc:
+        raise click.ClickException(str(exc)) from None
+    server = build_server(config)
+    if transport == "stdio":
+        server.run(transport="stdio", show_banner=False)
+    else:
+        server.run(transport="http", host=host, port=port, show_banner=False)

@@ -1,0 +1,104 @@
+"""Server configuration: isolation limits that flags may only make stricter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from nightfix_sandbox.errors import ConfigError
+
+DEFAULT_IMAGE = "nightfix-sandbox:base"
+WORKSPACE = "/sandbox/workspace"
+SANDBOX_ROOT = "/sandbox"
+STAGE = "/sandbox/.stage"
+BASE_GIT = "/sandbox/.base.git"
+SANDBOX_UID = 1000
+LABEL = "nightfix.sandbox"
+
+
+def default_image() -> str:
+    """The image `image build` makes and sandboxes start from (env `NIGHTFIX_SANDBOX_IMAGE`)."""
+    return os.environ.get("NIGHTFIX_SANDBOX_IMAGE", DEFAULT_IMAGE)
+
+
+def cache_dir() -> Path:
+    """Host cache for the rootfs tarball, wheels and cloned sources."""
+    env = os.environ.get("NIGHTFIX_SANDBOX_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "nightfix-sandbox"
+
+
+class Limits(BaseModel):
+    """Per-container isolation limits. Defaults are the loosest allowed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pids: int = Field(default=256, ge=16, description="Maximum number of processes in a sandbox.")
+    memory_mb: int = Field(
+        default=1024, ge=64, description="Memory limit in MiB; swap is disabled."
+    )
+    cpus: float = Field(default=1.0, gt=0, description="CPU quota, in cores.")
+    tmp_mb: int = Field(default=256, ge=16, description="Size of the /tmp tmpfs in MiB.")
+    max_timeout_s: int = Field(
+        default=600, ge=1, description="Upper bound for any command's timeout."
+    )
+    output_bytes: int = Field(
+        default=65536, ge=1024, description="Cap on stdout and on stderr of one command, in bytes."
+    )
+
+    @model_validator(mode="after")
+    def _only_stricter(self) -> Limits:
+        loosest = {
+            "pids": 256,
+            "memory_mb": 1024,
+            "cpus": 1.0,
+            "tmp_mb": 256,
+            "max_timeout_s": 600,
+            "output_bytes": 65536,
+        }
+        for name, bound in loosest.items():
+            if getattr(self, name) > bound:
+                raise ValueError(
+                    f"{name}={getattr(self, name)} is looser than the default {bound}; "
+                    "limits can only be made stricter"
+                )
+        return self
+
+
+class SandboxConfig(BaseModel):
+    """Everything the server needs; built by the CLI from flags."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    sources: dict[str, str] = Field(
+        default_factory=dict, description="Source name -> local git repo path or git URL."
+    )
+    image: str = Field(default_factory=default_image, description="Base sandbox image.")
+    limits: Limits = Field(default_factory=lambda: Limits(), description="Isolation limits.")
+    pool_size: int = Field(
+        default=2, ge=0, le=16, description="Warm containers per image; 0 disables."
+    )
+    idle_ttl_s: int = Field(default=1800, ge=5, description="Destroy a sandbox idle this long.")
+    max_sandboxes: int = Field(default=16, ge=1, le=64, description="Live sandboxes at most.")
+    test_command: str | None = Field(
+        None, description="Default test command; None means pytest with JUnit XML."
+    )
+    install_deps: bool = Field(
+        True, description="Build a dependency image for repos with requirements/pyproject."
+    )
+
+    @model_validator(mode="after")
+    def _names(self) -> SandboxConfig:
+        for name in self.sources:
+            if not name or not name.replace("-", "").replace("_", "").isalnum():
+                raise ValueError(f"source name {name!r} must be letters, digits, '-' or '_'")
+        return self
+
+
+def parse_source(spec: str) -> tuple[str, str]:
+    """Parse a `NAME=PATH_OR_URL` flag value."""
+    name, sep, where = spec.partition("=")
+    if not sep or not name or not where:
+        raise ConfigError(f"--source {spec!r}: expected NAME=PATH or NAME=GIT_URL")
+    return name.strip(), where.strip()

@@ -1,0 +1,150 @@
+"""Base snapshot, diff, digest and patching, with git inside the sandbox.
+
+The base snapshot lives in /sandbox/.base.git, owned by root (no capabilities), so the
+sandbox user cannot rewrite what `diff` and the digest compare against.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import uuid
+
+from nightfix_sandbox.backends import Box, ContainerBackend
+from nightfix_sandbox.config import BASE_GIT, SANDBOX_UID, STAGE, WORKSPACE
+from nightfix_sandbox.errors import PatchError, SandboxError
+from nightfix_sandbox.runner import run_helper
+from nightfix_sandbox.security import check_patch_paths
+
+GIT = [
+    "git",
+    f"--git-dir={BASE_GIT}",
+    f"--work-tree={WORKSPACE}",
+    "-c",
+    "safe.directory=*",
+    "-c",
+    "core.quotepath=off",
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "user.name=nightfix",
+    "-c",
+    "user.email=nightfix@localhost",
+]
+NOISE = ["__pycache__/", "*.pyc", ".pytest_cache/", ".nightfix-write-*"]
+
+_DIGEST = """
+import hashlib, os, subprocess, sys
+files = subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout.split(b"\\0")
+h = hashlib.sha256()
+for rel in sorted(f for f in files if f):
+    path = os.path.join(b"/sandbox/workspace", rel)
+    h.update(rel + b"\\0")
+    if os.path.islink(path):
+        h.update(b"L" + os.readlink(path))
+    elif os.path.isfile(path):
+        h.update(b"X" if os.access(path, os.X_OK) else b"F")
+        with open(path, "rb") as fh:
+            h.update(hashlib.sha256(fh.read()).digest())
+print(h.hexdigest())
+"""
+
+
+def _git(backend: ContainerBackend, box: Box, *args: str) -> str:
+    code, out, err = run_helper(backend, box, [*GIT, *args], root=True)
+    if code != 0:
+        raise SandboxError(f"git {args[0]} in the sandbox failed: {err.strip()[-300:]}")
+    return out
+
+
+def snapshot_base(backend: ContainerBackend, box: Box) -> None:
+    """Record the freshly copied workspace as the base commit."""
+    script = " && ".join(
+        [
+            " ".join([*GIT, "init", "-q"]),
+            f"printf '%s\\n' {' '.join(repr(n) for n in NOISE)} > {BASE_GIT}/info/exclude",
+            " ".join([*GIT, "add", "-A"]),
+            " ".join([*GIT, "commit", "-q", "--no-verify", "--allow-empty", "-m", "base"]),
+        ]
+    )
+    code, _, err = run_helper(backend, box, ["sh", "-c", script], root=True)
+    if code != 0:
+        raise SandboxError(f"recording the base snapshot failed: {err.strip()[-300:]}")
+
+
+def diff(backend: ContainerBackend, box: Box) -> tuple[str, list[str], int, int]:
+    """Unified git-style diff of the workspace against the base, plus counts."""
+    _git(backend, box, "add", "-A")
+    text = _git(backend, box, "diff", "--cached", "--no-color", "--no-ext-diff", "HEAD")
+    numstat = _git(backend, box, "diff", "--cached", "--numstat", "HEAD")
+    files, added, removed = [], 0, 0
+    for line in numstat.splitlines():
+        a, r, path = line.split("\t", 2)
+        files.append(path)
+        added += int(a) if a.isdigit() else 0
+        removed += int(r) if r.isdigit() else 0
+    return text, files, added, removed
+
+
+def digest(backend: ContainerBackend, box: Box) -> str:
+    """sha256 over workspace paths, modes and contents (honours .gitignore, not mtimes)."""
+    ls = [*GIT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    _git(backend, box, "add", "-A")
+    code, out, err = run_helper(
+        backend, box, ["python3", "-I", "-S", "-c", _DIGEST, *ls], root=True
+    )
+    if code != 0:
+        raise SandboxError(f"computing the workspace digest failed: {err.strip()[-300:]}")
+    return "sha256:" + out.strip()
+
+
+def apply_patch(backend: ContainerBackend, box: Box, patch: str) -> list[str]:
+    """Apply a unified diff with `git apply` as the sandbox user; name the failing hunk."""
+    if not patch.endswith("\n"):
+        patch += "\n"
+    paths = check_patch_paths(WORKSPACE, patch)
+    strip = "-p1" if all(_has_prefix(patch)) else "-p0"
+    stage = f"{STAGE}/{uuid.uuid4().hex}.patch"
+    put_file(backend, box, stage, patch.encode())
+    base = ["git", "-c", "core.quotepath=off", "apply", strip, "--whitespace=nowarn"]
+    code, _, err = run_helper(backend, box, [*base, "--check", "--verbose", stage])
+    if code != 0:
+        run_helper(backend, box, ["rm", "-f", stage])
+        raise PatchError(_explain(err, patch))
+    code, _, err = run_helper(backend, box, [*base, stage])
+    run_helper(backend, box, ["rm", "-f", stage])
+    if code != 0:
+        raise PatchError(_explain(err, patch))
+    return sorted(set(paths))
+
+
+def _has_prefix(patch: str) -> list[bool]:
+    heads = [ln.split(" ", 1)[1] for ln in patch.splitlines() if ln.startswith(("--- ", "+++ "))]
+    return [h.startswith(("a/", "b/")) or h.startswith("/dev/null") for h in heads]
+
+
+def _explain(err: str, patch: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    m = re.search(r"patch failed: (.+):(\d+)", err)
+    if m:
+        hunks = [h for h in patch.splitlines() if h.startswith("@@")]
+        want = f"-{m.group(2)},"
+        hunk = next((h for h in hunks if want in h or f"-{m.group(2)} " in h), None)
+        where = f"hunk {hunk!r} of {m.group(1)}" if hunk else f"{m.group(1)} line {m.group(2)}"
+        return f"patch does not apply: {where} does not match the file; re-read it and retry"
+    detail = "; ".join(ln.removeprefix("error: ") for ln in lines) or err.strip()[-300:]
+    return f"patch does not apply: {detail}"
+
+
+def put_file(backend: ContainerBackend, box: Box, path: str, data: bytes) -> None:
+    """Put one file owned by the sandbox user at an absolute path (a staging area)."""
+    folder, _, name = path.rpartition("/")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.uid, info.gid, info.mode = len(data), SANDBOX_UID, SANDBOX_UID, 0o600
+        tar.addfile(info, io.BytesIO(data))
+    backend.put_archive(box, folder, buf.getvalue())

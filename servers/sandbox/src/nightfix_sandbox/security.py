@@ -1,0 +1,143 @@
+"""Named, fail-closed security checks. Each raises SecurityError; none returns a bool.
+
+Called where a request enters (the tool) and again where the file, ref or container
+is touched, so a path that slipped past one layer is still refused at the next.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from nightfix_sandbox.errors import SecurityError, UnknownSourceError
+
+_REF_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/~^@{}+-]{0,199}$")
+_ID_OK = re.compile(r"^sbx-[0-9a-f]{12}$")
+_URL_OK = re.compile(r"^(https://|http://|ssh://|git@[A-Za-z0-9.-]+:|file:///)[^\s]+$")
+
+
+def resolve_in_workspace(root: str, rel: str) -> str:
+    """Map a caller's relative path to an absolute path inside `root`, or refuse.
+
+    Refuses absolute paths, any `..` component, NUL bytes and control characters.
+    Symlinks are checked separately, inside the sandbox, by `check_realpath_in_workspace`.
+    """
+    if not isinstance(rel, str) or "\x00" in rel:
+        raise SecurityError("path contains a NUL byte; give a plain relative path")
+    if any(ord(ch) < 32 for ch in rel):
+        raise SecurityError("path contains control characters; give a plain relative path")
+    rel = rel.strip() or "."
+    if rel.startswith("/"):
+        raise SecurityError(f"absolute path {rel!r} refused: paths are relative to the workspace")
+    if ".." in rel.split("/"):
+        raise SecurityError(f"path {rel!r} refused: '..' components are not allowed")
+    full = posixpath.normpath(posixpath.join(root, rel))
+    check_realpath_in_workspace(root, full)
+    return full
+
+
+def check_realpath_in_workspace(root: str, real: str) -> str:
+    """Refuse a resolved (symlink-free) path that is not `root` or below it."""
+    root = posixpath.normpath(root)
+    real = posixpath.normpath(real)
+    if real != root and not real.startswith(root + "/"):
+        raise SecurityError(f"path resolves outside the workspace ({real}); refused")
+    return real
+
+
+def check_source_known(sources: Mapping[str, str], name: str) -> str:
+    """Return where a configured source lives; unknown names (or no sources) are refused."""
+    if not sources:
+        raise UnknownSourceError("this server has no sources configured; start it with --source")
+    if name not in sources:
+        known = ", ".join(sorted(sources))
+        raise UnknownSourceError(f"unknown source {name!r}; known sources: {known}")
+    return sources[name]
+
+
+def check_ref_safe(ref: str) -> str:
+    """Refuse refs that could be read as options, ranges, tree paths or odd syntax."""
+    if not isinstance(ref, str) or not _REF_OK.fullmatch(ref):
+        raise SecurityError(
+            f"ref {ref!r} refused: use a branch, tag, commit sha or HEAD (letters, digits, ._/~^-)"
+        )
+    if ".." in ref or ref.endswith((".lock", "/", ".")) or ("@{" in ref and "}" not in ref):
+        raise SecurityError(f"ref {ref!r} refused: ranges and malformed refs are not allowed")
+    return ref
+
+
+def check_sandbox_id(sandbox_id: str) -> str:
+    """Refuse ids that are not of the form the server hands out."""
+    if not isinstance(sandbox_id, str) or not _ID_OK.fullmatch(sandbox_id):
+        raise SecurityError(
+            f"sandbox id {sandbox_id!r} is malformed; use an id from create_sandbox"
+        )
+    return sandbox_id
+
+
+def check_git_url(url: str) -> str:
+    """Allow plain https/ssh/file git URLs only (no `ext::` helpers, no option injection)."""
+    if not _URL_OK.fullmatch(url) or "::" in url:
+        raise SecurityError(f"git URL {url!r} refused: use https://, ssh://, git@host: or file:///")
+    return url
+
+
+def check_patch_paths(root: str, patch: str) -> list[str]:
+    """Every path a unified diff touches must resolve inside the workspace."""
+    paths: list[str] = []
+    for line in patch.splitlines():
+        if line.startswith(("--- ", "+++ ", "rename from ", "rename to ", "copy to ")):
+            raw = line.split(" ", 1)[1] if line.startswith(("---", "+++")) else line.split(" ")[2]
+            raw = raw.split("\t")[0].strip()
+            if raw == "/dev/null":
+                continue
+            if raw.startswith(("a/", "b/")) and line.startswith(("---", "+++")):
+                raw = raw[2:]
+            resolve_in_workspace(root, raw)
+            paths.append(raw)
+    if not paths:
+        raise SecurityError("patch has no file headers (---/+++); send a unified diff")
+    return paths
+
+
+def check_container_hardened(attrs: Mapping[str, Any], volume: str) -> None:
+    """Inspect a created container and refuse to hand it out unless fully hardened."""
+    hc = attrs.get("HostConfig", {})
+    cfg = attrs.get("Config", {})
+    problems = []
+    if hc.get("NetworkMode") != "none":
+        problems.append("network is not 'none'")
+    if not hc.get("ReadonlyRootfs"):
+        problems.append("root filesystem is writable")
+    if "ALL" not in (hc.get("CapDrop") or []) or hc.get("CapAdd"):
+        problems.append("capabilities not all dropped")
+    if "no-new-privileges" not in " ".join(hc.get("SecurityOpt") or []):
+        problems.append("no-new-privileges not set")
+    if hc.get("Privileged"):
+        problems.append("container is privileged")
+    if hc.get("Binds") or hc.get("Devices"):
+        problems.append("host paths or devices are mounted")
+    mounts = attrs.get("Mounts") or []
+    if any(m.get("Type") not in ("volume", "tmpfs") for m in mounts) or [
+        m.get("Name") for m in mounts if m.get("Type") == "volume"
+    ] != [volume]:
+        problems.append("mounts other than the sandbox's own volume")
+    if any("docker.sock" in str(m.get("Source", "")) for m in mounts):
+        problems.append("docker socket mounted")
+    if str(cfg.get("User", "")).split(":")[0] in ("", "0", "root"):
+        problems.append("runs as root")
+    if not hc.get("PidsLimit") or not hc.get("Memory"):
+        problems.append("pids or memory limit missing")
+    if hc.get("MemorySwap") != hc.get("Memory"):
+        problems.append("swap is not disabled")
+    if problems:
+        raise SecurityError("container is not hardened: " + "; ".join(problems))
+
+
+def check_timeout(timeout_s: int, max_timeout_s: int) -> int:
+    """A command timeout must be between 1 s and the server's maximum."""
+    if not 1 <= int(timeout_s) <= max_timeout_s:
+        raise SecurityError(f"timeout_s={timeout_s} refused: use 1..{max_timeout_s} seconds")
+    return int(timeout_s)

@@ -1,0 +1,211 @@
+"""SandboxService: the sandboxes a server holds, and every operation on them."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from nightfix_sandbox import gitops, testrun, workspace
+from nightfix_sandbox.backends import Box, ContainerBackend
+from nightfix_sandbox.config import WORKSPACE, SandboxConfig
+from nightfix_sandbox.deps import DependencyImages
+from nightfix_sandbox.errors import SandboxError, SandboxNotFoundError
+from nightfix_sandbox.models import (
+    DestroyResult,
+    DiffResult,
+    ExecResult,
+    FileContent,
+    FileList,
+    PatchResult,
+    SandboxInfo,
+    SandboxList,
+    SearchResult,
+    TestReport,
+    WriteResult,
+)
+from nightfix_sandbox.pool import WarmPool
+from nightfix_sandbox.runner import run_command
+from nightfix_sandbox.security import check_sandbox_id, check_timeout
+from nightfix_sandbox.sources import SourceRegistry
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Sandbox:
+    info: SandboxInfo
+    box: Box
+    last_used: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SandboxService:
+    """Creates sandboxes from named sources only and runs every tool against them."""
+
+    def __init__(
+        self, config: SandboxConfig, backend: ContainerBackend, deps: DependencyImages | None
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.sources = SourceRegistry(config.sources)
+        self.deps = deps
+        self.pool = WarmPool(backend, config.pool_size)
+        self._boxes: dict[str, Sandbox] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._reaper = threading.Thread(target=self._reap_loop, name="nf-reaper", daemon=True)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        self.backend.remove_orphans()
+        self.pool.start([self.config.image])
+        self._reaper.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.pool.close()
+        with self._lock:
+            boxes = list(self._boxes.values())
+            self._boxes.clear()
+        for sb in boxes:
+            self.backend.remove(sb.box)
+
+    def _reap_loop(self) -> None:
+        while not self._stop.wait(timeout=min(30.0, self.config.idle_ttl_s / 2)):
+            self.reap_idle()
+
+    def reap_idle(self) -> list[str]:
+        """Destroy sandboxes idle longer than the TTL; returns their ids."""
+        cutoff = time.monotonic() - self.config.idle_ttl_s
+        with self._lock:
+            stale = [sid for sid, sb in self._boxes.items() if sb.last_used < cutoff]
+        for sid in stale:
+            log.info("reaping idle sandbox %s", sid)
+            self.destroy(sid)
+        return stale
+
+    # -- sandboxes -------------------------------------------------------------------
+    def create(self, source: str, ref: str = "HEAD") -> SandboxInfo:
+        with self._lock:
+            if len(self._boxes) >= self.config.max_sandboxes:
+                raise SandboxError(
+                    f"{len(self._boxes)} sandboxes are live (the maximum); destroy one first"
+                )
+        repo, commit = self.sources.resolve(source, ref)
+        image = self.config.image
+        if self.deps is not None and self.config.install_deps:
+            image = self.deps.image_for(self.sources.dependency_files(repo, commit))
+        tar = self.sources.archive(repo, commit)
+        box = self.pool.take(image) or self.backend.create(image, {})
+        try:
+            self.backend.put_archive(box, WORKSPACE, tar)
+            gitops.snapshot_base(self.backend, box)
+        except BaseException:
+            self.backend.remove(box)
+            raise
+        sid = f"sbx-{secrets.token_hex(6)}"
+        info = SandboxInfo(
+            sandbox_id=sid,
+            source=source,
+            ref=ref,
+            commit=commit,
+            image=image,
+            workdir=WORKSPACE,
+            created_at=_now(),
+        )
+        with self._lock:
+            self._boxes[sid] = Sandbox(info=info, box=box)
+        log.info("created sandbox %s from %s@%s (%s)", sid, source, ref, commit[:12])
+        return info
+
+    def _get(self, sandbox_id: str) -> Sandbox:
+        check_sandbox_id(sandbox_id)
+        with self._lock:
+            sb = self._boxes.get(sandbox_id)
+        if sb is None:
+            raise SandboxNotFoundError(f"no sandbox {sandbox_id}; list_sandboxes shows live ones")
+        sb.last_used = time.monotonic()
+        sb.info.last_used_at = _now()
+        return sb
+
+    def destroy(self, sandbox_id: str) -> DestroyResult:
+        check_sandbox_id(sandbox_id)
+        with self._lock:
+            sb = self._boxes.pop(sandbox_id, None)
+        if sb is None:
+            return DestroyResult(sandbox_id=sandbox_id, destroyed=False)
+        self.backend.remove(sb.box)
+        log.info("destroyed sandbox %s", sandbox_id)
+        return DestroyResult(sandbox_id=sandbox_id, destroyed=True)
+
+    def list(self) -> SandboxList:
+        with self._lock:
+            return SandboxList(sandboxes=[sb.info for sb in self._boxes.values()])
+
+    # -- operations ------------------------------------------------------------------
+    def exec(self, sandbox_id: str, command: str, timeout_s: int = 60) -> ExecResult:
+        timeout_s = check_timeout(timeout_s, self.config.limits.max_timeout_s)
+        if not command.strip():
+            raise SandboxError("command is empty; give a shell command to run")
+        sb = self._get(sandbox_id)
+        return run_command(
+            self.backend, sb.box, command, timeout_s, self.config.limits.output_bytes
+        )
+
+    def read_file(
+        self, sandbox_id: str, path: str, start_line: int | None = None, end_line: int | None = None
+    ) -> FileContent:
+        return workspace.read_file(
+            self.backend, self._get(sandbox_id).box, path, start_line, end_line
+        )
+
+    def write_file(self, sandbox_id: str, path: str, content: str) -> WriteResult:
+        return workspace.write_file(self.backend, self._get(sandbox_id).box, path, content)
+
+    def apply_patch(self, sandbox_id: str, patch: str) -> PatchResult:
+        sb = self._get(sandbox_id)
+        with sb.lock:
+            return PatchResult(files_changed=gitops.apply_patch(self.backend, sb.box, patch))
+
+    def list_files(self, sandbox_id: str, path: str = ".", glob: str | None = None) -> FileList:
+        return workspace.list_files(self.backend, self._get(sandbox_id).box, path, glob)
+
+    def search(
+        self, sandbox_id: str, pattern: str, glob: str | None = None, regex: bool = True
+    ) -> SearchResult:
+        return workspace.search(self.backend, self._get(sandbox_id).box, pattern, glob, regex)
+
+    def diff(self, sandbox_id: str) -> DiffResult:
+        sb = self._get(sandbox_id)
+        with sb.lock:
+            text, files, added, removed = gitops.diff(self.backend, sb.box)
+        return DiffResult(
+            base_commit=sb.info.commit,
+            diff=text,
+            files_changed=files,
+            added_lines=added,
+            removed_lines=removed,
+        )
+
+    def run_tests(
+        self, sandbox_id: str, command: str | None = None, timeout_s: int = 600
+    ) -> TestReport:
+        limit = self.config.limits.max_timeout_s
+        timeout_s = check_timeout(min(timeout_s, limit), limit)
+        sb = self._get(sandbox_id)
+        with sb.lock:
+            return testrun.run_tests(
+                self.backend,
+                sb.box,
+                command or self.config.test_command,
+                timeout_s,
+                self.config.limits.output_bytes,
+            )
