@@ -269,8 +269,6 @@ class FakeSentry:
             else:
                 if issue.status == "resolved":
                     issue.status, issue.substatus = "unresolved", "regressed"
-                elif issue.substatus == "new":
-                    issue.substatus = "ongoing"
                 issue.title, issue.metadata, issue.culprit = title, metadata, _culprit(raw)
             event_id = str(raw.get("event_id") or uuid.uuid4().hex).replace("-", "")
             event = self._api_event(raw, issue, pid, event_id, received)
@@ -354,7 +352,7 @@ class FakeSentry:
             "level": issue.level,
             "status": issue.status,
             "statusDetails": {},
-            "substatus": issue.substatus,
+            "substatus": self._substatus(issue),
             "isPublic": False,
             "platform": issue.platform,
             "priority": "high",
@@ -392,6 +390,14 @@ class FakeSentry:
                 }
             )
         return body
+
+    @staticmethod
+    def _substatus(issue: _Issue) -> str | None:
+        """Sentry keeps an unresolved issue `new` for its first 7 days, then `ongoing`."""
+        first = min(e["_created"] for e in issue.events)
+        if issue.substatus == "new" and first < datetime.now(UTC) - timedelta(days=7):
+            return "ongoing"
+        return issue.substatus if issue.status == "unresolved" else None
 
     def _issue_tags(self, issue: _Issue) -> list[dict[str, Any]]:
         counts: dict[str, dict[str, int]] = {}

@@ -105,7 +105,7 @@ def test_list_issues_returns_the_projects_issues_newest_first(store: SentryStore
     assert last_seen == sorted(last_seen, reverse=True)
     top = next(i for i in page.issues if i.title.startswith("Exception: This is an example"))
     assert top.count == 2
-    assert top.status == "unresolved" and top.substatus == "ongoing"
+    assert top.status == "unresolved" and top.substatus == "new"
     assert top.environments == [] and top.permalink and top.permalink.endswith(f"/{top.id}/")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", top.first_seen)
     assert page.next_cursor is None

@@ -160,7 +160,7 @@ def _sdk_request(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
     return {
         "method": data.get("method"),
         "url": data.get("url"),
-        "query_string": data.get("query"),
+        "query_string": data.get("query") or None,
         "headers": data.get("headers"),
         "data": data.get("data"),
     }
