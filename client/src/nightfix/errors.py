@@ -7,3 +7,23 @@ class NightfixError(Exception):
 
 class PolicyError(NightfixError):
     """The policy file is unreadable or invalid (the message names the file, line and key)."""
+
+
+class ServerError(NightfixError):
+    """An MCP server could not be started, went away, or did not answer in time."""
+
+    def __init__(self, server: str, message: str) -> None:
+        super().__init__(f"server {server}: {message}")
+        self.server = server
+
+
+class ToolCallError(NightfixError):
+    """A tool answered with an error result (shown to the model, not a run-ending failure)."""
+
+
+class ModelError(NightfixError):
+    """The model provider failed in a way retries did not fix."""
+
+
+class TraceError(NightfixError):
+    """A trace or trajectory file is unreadable or malformed."""

@@ -1,0 +1,263 @@
+"""The agent loop: one investigation of one error issue, bounded by the policy.
+
+:func:`run_investigation` is the whole run: kill switch, servers, pinned tool definitions,
+the run's sandbox (created by the client, destroyed in ``finally``), then model turns until the
+model calls ``finish`` or a stop reason ends it. ``nightfix watch`` calls it with its own
+:class:`RunContext` and ``finalize=False`` to continue the same run (gate, delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from nightfix import pinning
+from nightfix.budgets import Usage
+from nightfix.errors import ModelError, NightfixError, ServerError, ToolCallError
+from nightfix.gateway import ClientCaller, Gateway
+from nightfix.models import Message, Model, ToolCall, ToolSpec
+from nightfix.policy import Policy
+from nightfix.prompts import render
+from nightfix.run_context import RunContext, StopRun, stop
+from nightfix.servers import ServerPool
+from nightfix.stop_reasons import Kind, StopReason
+
+log = logging.getLogger(__name__)
+
+
+class Summary(BaseModel):
+    """What the model hands in with ``finish``."""
+
+    model_config = ConfigDict(extra="forbid")
+    root_cause: str
+    fix: str
+    tests_run: str | list[str]
+    confidence: Literal["low", "medium", "high"]
+    fixed: bool = True
+
+
+FINISH = ToolSpec(
+    "finish",
+    "End the investigation with a structured summary. Set fixed=false if you could not fix it.",
+    {
+        "type": "object",
+        "properties": {
+            "root_cause": {"type": "string", "description": "Why the error happens."},
+            "fix": {"type": "string", "description": "What you changed and why it fixes it."},
+            "tests_run": {"type": "string", "description": "Tests you ran and their results."},
+            "confidence": {"type": "string", "enum": ["low", "medium", "high"]},
+            "fixed": {"type": "boolean", "description": "False when you could not fix it."},
+        },
+        "required": ["root_cause", "fix", "tests_run", "confidence"],
+    },
+)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    stop_reason: StopReason
+    summary: dict[str, Any] | None = None
+    diff: str = ""
+    base_commit: str | None = None
+    ref: str | None = None
+    files_changed: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    tool_calls: int = 0
+    steps: int = 0
+    duration_s: float = 0.0
+    trace_path: str = ""
+    message: str = ""
+
+
+async def run_investigation(
+    policy: Policy,
+    issue_id: str,
+    model: Model,
+    pool: ServerPool | None = None,
+    ctx: RunContext | None = None,
+    ref: str | None = None,
+    finalize: bool = True,
+) -> RunResult:
+    """Investigate ``issue_id``; always returns a RunResult carrying exactly one stop reason."""
+    ctx = ctx or RunContext(policy, issue_id, model.name)
+    ref = ref or policy.repository.ref or "HEAD"
+    result = RunResult(
+        ctx.run_id, StopReason(Kind.CLIENT_ERROR), ref=ref, trace_path=str(ctx.trace_path)
+    )
+    try:
+        ctx.check_kill_switch()
+        if pool is None:
+            async with ServerPool({str(k): v for k, v in policy.servers.items()}) as own_pool:
+                await _with_pool(ctx, own_pool, model, result)
+        else:
+            await _with_pool(ctx, pool, model, result)
+    except StopRun as exc:
+        result.stop_reason, result.message = exc.reason, exc.message
+    except ServerError as exc:
+        result.stop_reason = StopReason(Kind.SERVER_ERROR, exc.server)
+        result.message = ctx.redactor.text(str(exc))
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        result.stop_reason, result.message = StopReason(Kind.INTERRUPTED), "interrupted"
+        if finalize:
+            _finish(ctx, result)
+        raise
+    except Exception as exc:
+        log.exception("run %s failed", ctx.run_id)
+        result.stop_reason = StopReason(Kind.CLIENT_ERROR)
+        result.message = ctx.redactor.text(f"{type(exc).__name__}: {exc}")
+    b = ctx.budget
+    result.usage, result.cost_usd, result.tool_calls = b.usage, b.cost_usd, b.tool_calls
+    result.steps, result.duration_s = b.steps, round(b.elapsed, 3)
+    if finalize:
+        _finish(ctx, result)
+    else:
+        ctx.event("investigation_end", reason=str(result.stop_reason), message=result.message)
+    return result
+
+
+def _finish(ctx: RunContext, result: RunResult) -> None:
+    ctx.record(diff=result.diff, base_commit=result.base_commit, ref=result.ref)
+    ctx.finish(result.stop_reason, result.summary, message=result.message)
+
+
+async def _with_pool(ctx: RunContext, pool: ServerPool, model: Model, result: RunResult) -> None:
+    changes = pinning.check(ctx.conn, pool.tools)
+    if changes:
+        described = "; ".join(c.describe() for c in changes)
+        ctx.audit_event("tool_definitions_changed", changes=described)
+        raise stop(
+            Kind.TOOL_DEFINITIONS_CHANGED, message=f"run `nightfix tools trust`: {described}"
+        )
+    caller = ClientCaller(ctx, pool)
+    sandbox = await _create_sandbox(ctx, caller, result)
+    try:
+        await _loop(ctx, Gateway(ctx, pool, sandbox.get("sandbox_id")), model, sandbox, result)
+    finally:
+        if sandbox.get("sandbox_id"):
+            with anyio.CancelScope(shield=True):
+                await _collect_and_destroy(ctx, caller, sandbox["sandbox_id"], result)
+
+
+async def _create_sandbox(
+    ctx: RunContext, caller: ClientCaller, result: RunResult
+) -> dict[str, Any]:
+    if "sandbox" not in caller.pool.sessions:
+        return {}
+    source = ctx.policy.repository.sandbox_source
+    try:
+        sandbox = await caller.call(
+            "sandbox", "create_sandbox", {"source": source, "ref": result.ref}
+        )
+    except ToolCallError as exc:
+        raise NightfixError(f"could not create the run's sandbox: {exc}") from exc
+    result.base_commit = sandbox.get("commit")
+    return sandbox
+
+
+async def _collect_and_destroy(
+    ctx: RunContext, caller: ClientCaller, sandbox_id: str, result: RunResult
+) -> None:
+    """Take the diff (when the server still answers), then always try to destroy the sandbox."""
+    try:
+        diff = await caller.call("sandbox", "diff", {"sandbox_id": sandbox_id})
+        result.diff, result.files_changed = (
+            diff.get("diff", ""),
+            list(diff.get("files_changed", [])),
+        )
+        result.base_commit = diff.get("base_commit") or result.base_commit
+    except (ServerError, ToolCallError) as exc:
+        ctx.event("diff_unavailable", error=str(exc))
+    try:
+        await caller.call("sandbox", "destroy_sandbox", {"sandbox_id": sandbox_id})
+    except (ServerError, ToolCallError) as exc:
+        # The server is gone: its own shutdown and orphan reaper remove the container.
+        ctx.event("sandbox_destroy_failed", sandbox_id=sandbox_id, error=str(exc))
+
+
+async def _loop(
+    ctx: RunContext, gateway: Gateway, model: Model, sandbox: dict[str, Any], result: RunResult
+) -> None:
+    policy = ctx.policy
+    tools = [*gateway.tool_specs(), FINISH]
+    ctx.event("tools_offered", tools=[t.name for t in tools])
+    system = render(
+        "system",
+        budgets=policy.budgets,
+        commit=sandbox.get("commit") or "unknown",
+        errors_tool_hint="errors.get_issue",
+    )
+    task = render(
+        "task",
+        issue_id=ctx.issue_id,
+        sandbox_source=policy.repository.sandbox_source,
+        ref=result.ref,
+        commit=sandbox.get("commit") or "unknown",
+        repo=policy.repository.github_repo,
+    )
+    messages: list[Message] = [{"role": "user", "content": [{"type": "text", "text": task}]}]
+    while True:
+        ctx.check_kill_switch()
+        exceeded = ctx.budget.check_step()
+        if exceeded is not None:
+            ctx.audit_event(
+                "budget_exceeded", budget=exceeded.value, snapshot=ctx.budget.snapshot()
+            )
+            raise stop(
+                exceeded, message=f"{exceeded.value} reached before step {ctx.budget.steps + 1}"
+            )
+        ctx.audit_event("step_allowed", step=ctx.budget.steps + 1, budget=ctx.budget.snapshot())
+        started = ctx.budget.elapsed
+        try:
+            with anyio.fail_after(max(ctx.budget.remaining_seconds(), 0.001)):
+                turn = await model.complete(system, messages, tools)
+        except TimeoutError as exc:
+            raise stop(Kind.MAX_SECONDS, message="the model call ran past max_seconds") from exc
+        except ModelError as exc:
+            raise stop(Kind.MODEL_ERROR, message=ctx.redactor.text(str(exc))) from exc
+        ctx.budget.record_step(turn.usage)
+        ctx.trace.write(
+            "model_turn",
+            step=ctx.budget.steps,
+            text=turn.text,
+            tool_calls=[{"id": c.id, "name": c.name, "input": c.input} for c in turn.tool_calls],
+            usage=turn.usage.as_dict(),
+            duration_s=round(ctx.budget.elapsed - started, 4),
+        )
+        messages.append({"role": "assistant", "content": turn.as_content()})
+        if not turn.tool_calls:
+            note = "Continue with a tool call, or call `finish` with your summary."
+            messages.append({"role": "user", "content": [{"type": "text", "text": note}]})
+            continue
+        answers: list[dict[str, Any]] = []
+        for call in turn.tool_calls:
+            if call.name == FINISH.name:
+                summary = _summary(call)
+                if isinstance(summary, Summary):
+                    result.summary = summary.model_dump()
+                    kind = Kind.COMPLETED if summary.fixed else Kind.NO_FIX
+                    ctx.audit_event("finish", fixed=summary.fixed, confidence=summary.confidence)
+                    raise stop(kind, message="the model finished")
+                answers.append(_answer(call, summary, True))
+                continue
+            outcome = await gateway.call(call)
+            answers.append(_answer(call, outcome.framed(call.name), outcome.is_error))
+        messages.append({"role": "user", "content": answers})
+
+
+def _summary(call: ToolCall) -> Summary | str:
+    try:
+        return Summary.model_validate(call.input)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return f"finish refused, fix the summary and call finish again: {problems}"
+
+
+def _answer(call: ToolCall, content: str, is_error: bool) -> dict[str, Any]:
+    return {"type": "tool_result", "tool_use_id": call.id, "content": content, "is_error": is_error}
