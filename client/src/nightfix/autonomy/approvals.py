@@ -84,7 +84,7 @@ def decide(
             f"run {run_id}: the change now has digest {row['digest'][:12]}, not {expect_digest};"
             " review it again before approving"
         )
-    if approve and timeout_minutes and _expired(row, timeout_minutes, now):
+    if approve and timeout_minutes and expired(row, timeout_minutes, now):
         raise ApprovalError(
             f"run {run_id}: the approval request is older than {timeout_minutes} min; "
             "it can only be denied (a new run will ask again)"
@@ -121,7 +121,7 @@ def check(
     if row["decision"] == "denied":
         return Check("denied", f"{step} denied by {row['decided_by']} at {row['decided_at']}")
     if row["decision"] == "pending":
-        if _expired(row, timeout_minutes, now):
+        if expired(row, timeout_minutes, now):
             return Check("stale", f"nobody answered within {timeout_minutes} min")
         return Check("pending", f"{step} waits for `nightfix approve {run_id}`")
     current = bind(diff, target)
@@ -138,6 +138,6 @@ def check(
     return Check("approved", f"{step} approved by {row['decided_by']} at {row['decided_at']}")
 
 
-def _expired(row: dict[str, Any], timeout_minutes: int, now: datetime) -> bool:
+def expired(row: dict[str, Any], timeout_minutes: int, now: datetime) -> bool:
     requested = datetime.fromisoformat(row["requested_at"])
     return now - requested > timedelta(minutes=timeout_minutes)

@@ -1,0 +1,228 @@
+"""One watch run, end to end: investigate → verification gate → delivery → notification.
+
+Everything lands in the client's run record, trace and audit chain (a :class:`RunContext`
+reused after the model loop). A run paused in ``awaiting_approval`` is continued later by
+:func:`resume` in a :class:`ResumedRun` — the same run id, trace file and audit log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from nightfix import state as client_state
+from nightfix.agent import RunResult, run_investigation
+from nightfix.audit import AuditLog
+from nightfix.autonomy import diffs
+from nightfix.autonomy.delivery import Delivery, Outcome
+from nightfix.autonomy.notify import Notification, send
+from nightfix.autonomy.trigger import Decision
+from nightfix.autonomy.verification import Gate
+from nightfix.autonomy.watch_state import WatchState
+from nightfix.budgets import Budget
+from nightfix.gateway import ClientCaller
+from nightfix.models import Model
+from nightfix.policy import Policy
+from nightfix.redaction import Redactor
+from nightfix.run_context import RunContext
+from nightfix.servers import ServerPool
+from nightfix.stop_reasons import Kind, StopReason
+from nightfix.trace import Trace
+
+log = logging.getLogger("nightfix.watch")
+Say = Callable[[str], None]
+
+
+class ResumedRun(RunContext):
+    """A paused run continued: appends to its trace and audit; its record already exists."""
+
+    def __init__(self, policy: Policy, run_id: str, issue_id: str) -> None:  # no super(): the
+        self.policy, self.issue_id, self.run_id = policy, issue_id, run_id  # record exists
+        self.redactor = Redactor.from_environ()
+        self.audit = AuditLog(policy.audit.path, self.redactor)
+        self.conn = client_state.connect(policy.state.db)
+        self.trace = Trace(policy.traces.dir, run_id, self.redactor)
+        self.budget = Budget(policy.budgets, policy.model.prices_per_mtok)
+        self.stop_reason = None
+        self.summary = None
+        self.trace.write("event", name="resumed", run_id=run_id)
+        self.audit_event("run_resumed", issue_id=issue_id)
+
+    def finish(
+        self, reason: StopReason, summary: dict[str, Any] | None = None, **fields: Any
+    ) -> None:
+        if self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        self.trace.write("stop", reason=str(reason), summary=summary, resumed=True, **fields)
+        self.audit_event("stop", reason=str(reason))
+        self.record(ended_at=client_state.now_iso(), stop_reason=str(reason))
+        self.trace.close()
+        self.conn.close()
+
+
+def sink(ctx: RunContext) -> Callable[[str, dict[str, Any]], None]:
+    return lambda name, data: ctx.event(name, **data)
+
+
+class RunPipeline:
+    def __init__(self, policy: Policy, state: WatchState, pool: ServerPool, say: Say) -> None:
+        self.policy, self.state, self.pool, self.say = policy, state, pool, say
+
+    async def start(self, decision: Decision, run_id: str, model: Model) -> Outcome:
+        """Investigate a freshly claimed issue, gate the fix, deliver it."""
+        ctx = RunContext(self.policy, decision.issue_id, model.name, kind="watch", run_id=run_id)
+        ctx.event(
+            "trigger",
+            issue_id=decision.issue_id,
+            reason=decision.reason,
+            events_in_window=decision.events_in_window,
+        )
+        ctx.audit_event("trigger", issue_id=decision.issue_id, reason=decision.reason)
+        self.state.update(run_id, issue=decision.issue)
+        try:
+            outcome = await self._investigate_and_deliver(ctx, decision, model)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self._end(ctx, Outcome("stopped", "interrupted", "watch was stopped"))
+            raise
+        except Exception as exc:
+            log.exception("watch run %s failed", run_id)
+            outcome = Outcome("stopped", "client_error", f"{type(exc).__name__}: {exc}")
+        self._end(ctx, outcome)
+        await self.notify(run_id, outcome)
+        return outcome
+
+    async def _investigate_and_deliver(
+        self, ctx: RunContext, decision: Decision, model: Model
+    ) -> Outcome:
+        run_id = ctx.run_id
+        self.say(f"run {run_id}: investigating issue {decision.issue_id} with {model.name}")
+        result = await run_investigation(
+            self.policy, decision.issue_id, model, pool=self.pool, ctx=ctx, finalize=False
+        )
+        ctx.record(diff=result.diff, base_commit=result.base_commit, ref=result.ref)
+        self.state.update(
+            run_id,
+            diff=result.diff,
+            diff_hash=diffs.digest(result.diff or ""),
+            base_commit=result.base_commit,
+            summary=result.summary,
+            cost_usd=result.cost_usd,
+        )
+        self.say(
+            f"run {run_id}: investigation ended {result.stop_reason} "
+            f"({result.tool_calls} tool calls, ${result.cost_usd:.4f})"
+        )
+        if result.stop_reason.kind != Kind.COMPLETED:
+            return Outcome("stopped", str(result.stop_reason), result.message or "")
+        return await self._gate_and_deliver(ctx, result)
+
+    async def _gate_and_deliver(self, ctx: RunContext, result: RunResult) -> Outcome:
+        run_id, caller = ctx.run_id, ClientCaller(ctx, self.pool)
+        self.say(
+            f"run {run_id}: verification gate (fresh sandboxes from "
+            f"{(result.base_commit or '?')[:12]})"
+        )
+        gate = Gate(
+            caller,
+            self.policy.verification,
+            self.policy.repository.sandbox_source,
+            on_event=sink(ctx),
+        )
+        verdict = await gate.verify(result.diff, result.base_commit or result.ref or "HEAD")
+        verdict.evidence["investigation"] = {
+            "stop_reason": str(result.stop_reason),
+            "tool_calls": result.tool_calls,
+            "steps": result.steps,
+            "duration_s": result.duration_s,
+        }
+        self.state.update(run_id, evidence=verdict.evidence, files=verdict.files)
+        ctx.audit_event("verification", passed=verdict.passed, check=verdict.check)
+        if not verdict.passed:
+            self.say(f"run {run_id}: verification FAILED ({verdict.check}): {verdict.reason}")
+            return Outcome("stopped", verdict.stop_reason or "verification_failed", verdict.reason)
+        self.say(f"run {run_id}: verification passed — {describe_evidence(verdict.evidence)}")
+        self.state.update(run_id, status="delivering")
+        return await Delivery(caller, self.policy, self.state, on_event=sink(ctx)).deliver(run_id)
+
+    async def resume(self, run: dict[str, Any]) -> Outcome:
+        """Continue a run whose approval was answered (or timed out)."""
+        run_id = run["run_id"]
+        ctx = ResumedRun(self.policy, run_id, str(run["issue_id"]))
+        try:
+            delivery = Delivery(
+                ClientCaller(ctx, self.pool), self.policy, self.state, on_event=sink(ctx)
+            )
+            outcome = await delivery.deliver(run_id)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self.state.update(run_id, status="awaiting_approval")
+            ctx.finish(StopReason(Kind.INTERRUPTED))
+            raise
+        except Exception as exc:
+            log.exception("resuming run %s failed", run_id)
+            outcome = Outcome("stopped", "delivery_failed", f"{type(exc).__name__}: {exc}")
+        self._end(ctx, outcome)
+        await self.notify(run_id, outcome)
+        return outcome
+
+    def _end(self, ctx: RunContext, outcome: Outcome) -> None:
+        reason = StopReason.parse(outcome.stop_reason)
+        fields: dict[str, Any] = {}
+        if outcome.status in ("awaiting_approval",):
+            self.state.update(ctx.run_id, status="awaiting_approval", stop_reason=str(reason))
+        else:
+            self.state.finish(
+                ctx.run_id,
+                outcome.status,
+                str(reason),
+                notes="; ".join([outcome.message, *outcome.notes]),
+            )
+        if outcome.pull_request:
+            fields["pull_request"] = outcome.pull_request.get("url")
+        run = self.state.get(ctx.run_id) or {}
+        ctx.finish(reason, run.get("summary"), message=outcome.message, **fields)
+        self.say(f"run {ctx.run_id}: {reason} — {outcome.message}")
+
+    async def notify(self, run_id: str, outcome: Outcome) -> None:
+        run = self.state.get(run_id) or {}
+        issue = run.get("issue") or {}
+        fields = {
+            "Issue": f"{issue.get('id', run.get('issue_id'))}: {issue.get('title', '')}",
+            "Stop reason": outcome.stop_reason,
+            "Cost": f"${run.get('cost_usd') or 0:.4f}",
+        }
+        event: Any = "stopped"
+        details = None
+        summary = outcome.message
+        if outcome.status == "awaiting_approval":
+            event, details = "awaiting_approval", _diff_block(run)
+            summary = (
+                f"{outcome.message}. Approve: `nightfix approve {run_id}`; deny: "
+                f"`nightfix deny {run_id}`"
+            )
+        elif outcome.status == "reported":
+            root = (run.get("summary") or {}).get("root_cause", "")
+            event, details = "reported", f"*Root cause:* {root}\n{_diff_block(run)}"
+        elif outcome.status == "delivered" and outcome.pull_request:
+            event = "merged" if outcome.merged else "pull_request_opened"
+            fields["Pull request"] = str(outcome.pull_request.get("url"))
+        await send(self.policy.notify, Notification(event, run_id, summary, fields, details))
+
+
+def _diff_block(run: dict[str, Any]) -> str:
+    return f"```\n{run.get('diff') or ''}```"
+
+
+def describe_evidence(evidence: dict[str, Any]) -> str:
+    suite = evidence.get("suite") or {}
+    text = f"suite {suite.get('passed')} passed, {suite.get('failed')} failed"
+    before, after = evidence.get("before"), evidence.get("after")
+    if before and after:
+        text += (
+            f"; regression test {', '.join(evidence.get('regression_tests', []))}: "
+            f"{before.get('failed', 0) + before.get('errors', 0)} failing on the original "
+            f"code, {after.get('passed')} passing with the fix"
+        )
+    return text

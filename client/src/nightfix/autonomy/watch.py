@@ -1,0 +1,231 @@
+"""``nightfix watch``: poll the error server, decide, run, gate, deliver — bounded and restartable.
+
+One poll (:meth:`Watcher.poll_once`):
+
+1. continue runs whose approval was answered (or timed out) since the last poll;
+2. ask the error server for candidate issues (retried a few times with jittered back-off; when
+   it keeps failing, a back-off is *recorded* in the state and later polls skip it until it
+   expires, so the watcher never hammers a failing server);
+3. decide each issue's criticality (every decision recorded with its reason);
+4. claim a run for each critical issue (idempotency, concurrency and daily limits checked in
+   one SQLite transaction) and run the claimed ones concurrently.
+
+SIGTERM/SIGINT stop the loop cleanly: no new poll or claim; runs in flight end ``interrupted``
+(their sandboxes destroyed), and a later start picks their issues up again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from nightfix.autonomy import approvals, trigger
+from nightfix.autonomy.delivery import Outcome
+from nightfix.autonomy.runner import RunPipeline, Say
+from nightfix.autonomy.watch_state import WatchState, now_utc
+from nightfix.errors import ServerError, ToolCallError
+from nightfix.models import Model
+from nightfix.policy import Policy
+from nightfix.run_context import new_run_id
+from nightfix.servers import ServerPool
+
+log = logging.getLogger("nightfix.watch")
+POLL_ATTEMPTS = 3
+"""Calls to a failing error server within one poll before a back-off is recorded."""
+ModelFactory = Callable[[str], Model]
+"""Makes the model for one run, given the issue id."""
+
+
+@dataclass
+class PollReport:
+    decisions: list[trigger.Decision] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+    """Why parts of the poll did not happen (back-off, limits, shutdown)."""
+
+
+def jittered(base: float, failures: int, ceiling: float) -> float:
+    """Exponential back-off with ±50 % jitter (never more than ``ceiling``)."""
+    delay = min(ceiling, base * 2 ** max(failures - 1, 0))
+    return min(ceiling, delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not crypto
+
+
+class Watcher:
+    def __init__(
+        self,
+        policy: Policy,
+        make_model: ModelFactory,
+        state: WatchState | None = None,
+        say: Say | None = None,
+        pool_factory: Callable[[], ServerPool] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.make_model = make_model
+        self.state = state or WatchState.open(policy.state.db)
+        self.say: Say = say or (lambda text: print(text, flush=True))
+        self.pool_factory = pool_factory or (
+            lambda: ServerPool({str(k): v for k, v in policy.servers.items()})
+        )
+        self.stopping = asyncio.Event()
+
+    # -- the loop --------------------------------------------------------------------------
+    async def run(self, once: bool = False) -> list[PollReport]:
+        """Poll until SIGTERM/SIGINT (or once); returns each poll's report."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._shutdown, task)
+        reports: list[PollReport] = []
+        try:
+            while not self.stopping.is_set():
+                reports.append(await self._poll_with_fresh_pool())
+                if once:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self.stopping.wait(), self.policy.trigger.poll_interval_s
+                    )
+        except asyncio.CancelledError:
+            if not self.stopping.is_set():
+                raise
+            self.say("watch: stopped (signal); runs in flight ended 'interrupted'")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        return reports
+
+    def _shutdown(self, task: asyncio.Task[object] | None) -> None:
+        if self.stopping.is_set():
+            return
+        self.say("watch: shutting down")
+        self.stopping.set()
+        if task is not None:
+            task.cancel()
+
+    async def _poll_with_fresh_pool(self) -> PollReport:
+        try:
+            async with self.pool_factory() as pool:
+                return await self.poll_once(pool)
+        except ServerError as exc:
+            self.backoff(exc.server, str(exc))
+            return PollReport(skipped=[f"servers: {exc}"])
+
+    # -- one poll --------------------------------------------------------------------------
+    async def poll_once(self, pool: ServerPool) -> PollReport:
+        report = PollReport()
+        pipeline = RunPipeline(self.policy, self.state, pool, self.say)
+        await self.resume_answered(pipeline, report)
+        decisions = await self.poll_errors(pool, report)
+        if decisions is None:
+            return report
+        report.decisions = decisions
+        claimed: list[tuple[trigger.Decision, str]] = []
+        for decision in decisions:
+            run_id = None
+            if decision.critical:
+                run_id = self.try_claim(decision, report)
+            self.state.record_decision(
+                decision.issue_id, decision.fingerprint, decision.critical, decision.reason, run_id
+            )
+            self.say(
+                f"issue {decision.issue_id}: {'CRITICAL' if decision.critical else 'not critical'}"
+                f" — {decision.reason}"
+            )
+            if run_id:
+                claimed.append((decision, run_id))
+        if claimed:
+            limit = asyncio.Semaphore(self.policy.watch.max_concurrent_runs)
+
+            async def one(decision: trigger.Decision, run_id: str) -> None:
+                async with limit:
+                    model = self.make_model(decision.issue_id)
+                    report.outcomes[run_id] = await pipeline.start(decision, run_id, model)
+                    self.note_run_servers(report.outcomes[run_id])
+
+            await asyncio.gather(*(one(d, r) for d, r in claimed))
+        return report
+
+    def try_claim(self, decision: trigger.Decision, report: PollReport) -> str | None:
+        busy = [s for s in ("sandbox", "github") if self.backing_off(s)]
+        if busy:
+            report.skipped.append(f"issue {decision.issue_id}: {busy[0]} server is backing off")
+            return None
+        run_id = new_run_id()
+        refusal = self.state.claim(
+            run_id,
+            decision.issue_id,
+            decision.fingerprint,
+            decision=decision.reason,
+            max_concurrent=self.policy.watch.max_concurrent_runs,
+            max_runs_per_day=self.policy.watch.max_runs_per_day,
+            trust_phase=self.policy.trust_phase,
+        )
+        if refusal is not None:
+            report.skipped.append(f"issue {decision.issue_id}: {refusal.reason}")
+            self.say(f"issue {decision.issue_id}: no new run — {refusal.reason}")
+            return None
+        report.started.append(run_id)
+        return run_id
+
+    async def resume_answered(self, pipeline: RunPipeline, report: PollReport) -> None:
+        timeout = self.policy.approvals.timeout_minutes
+        for run in self.state.runs("awaiting_approval"):
+            request = approvals.pending(self.state, run["run_id"])
+            if request is not None and not approvals.expired(request, timeout, now_utc()):
+                self.say(
+                    f"run {run['run_id']}: still waiting — `nightfix approve "
+                    f"{run['run_id']}` or `nightfix deny {run['run_id']}`"
+                )
+                continue
+            if not self.state.take_over(run["run_id"], "awaiting_approval", "delivering"):
+                continue
+            self.say(f"run {run['run_id']}: approval answered, continuing delivery")
+            report.outcomes[run["run_id"]] = await pipeline.resume(run)
+
+    async def poll_errors(
+        self, pool: ServerPool, report: PollReport
+    ) -> list[trigger.Decision] | None:
+        if self.backing_off("errors"):
+            until = self.state.backoff_until("errors")
+            report.skipped.append(f"errors server backing off until {until}")
+            self.say(f"errors server: backing off until {until}; not polling")
+            return None
+        w = self.policy.watch
+        for attempt in range(1, POLL_ATTEMPTS + 1):
+            try:
+                decisions = await trigger.poll(pool, self.policy.trigger)
+            except (ServerError, ToolCallError) as exc:
+                self.say(f"errors server: attempt {attempt}/{POLL_ATTEMPTS} failed: {exc}")
+                if attempt == POLL_ATTEMPTS or isinstance(exc, ServerError):
+                    delay = self.backoff("errors", str(exc))
+                    report.skipped.append(f"errors server failing; backing off {delay:.1f}s")
+                    return None
+                await asyncio.sleep(jittered(w.backoff_initial_s, attempt, w.backoff_max_s))
+                continue
+            self.state.record_success("errors")
+            return decisions
+        return None
+
+    # -- back-off --------------------------------------------------------------------------
+    def backing_off(self, server: str) -> bool:
+        until = self.state.backoff_until(server)
+        return until is not None and until > datetime.now(UTC)
+
+    def backoff(self, server: str, error: str) -> float:
+        w = self.policy.watch
+        delay = jittered(w.backoff_initial_s, self.state.failures(server) + 1, w.backoff_max_s)
+        failures = self.state.record_failure(server, delay, error)
+        self.say(f"{server} server: failure #{failures}, backing off {delay:.1f}s ({error})")
+        return delay
+
+    def note_run_servers(self, outcome: Outcome) -> None:
+        kind, _, server = outcome.stop_reason.partition(":")
+        if kind == "server_error" and server:
+            self.backoff(server, outcome.message)
