@@ -1,0 +1,295 @@
+"""The GitHub backend: PyGithub against api.github.com or GitHub Enterprise (`GITHUB_API_URL`).
+
+A multi-file commit goes through the Git Data API: blobs, a tree on `base_tree`, a commit, and
+an update of the branch ref without `force`, so GitHub itself rejects anything but a
+fast-forward. Every write re-checks the boundary right before its first request.
+"""
+
+import base64
+import re
+from itertools import islice
+from typing import Any, Literal
+
+from github import Auth, Github, GithubException, InputGitTreeElement, UnknownObjectException
+
+from .. import security
+from ..config import Boundary
+from ..errors import BackendError, ConflictError, InvalidInputError, NotFoundError, RepoError
+from ..models import (
+    BlameLine,
+    Comment,
+    CommitSummary,
+    DirEntry,
+    FileChange,
+    MergeResult,
+    PullRequest,
+    SearchMatch,
+    SearchResult,
+)
+
+SEARCH_MAX_FILES = 200
+_SHA = re.compile(r"[0-9a-f]{40}\Z")
+
+
+def _fail(exc: GithubException, what: str) -> RepoError:
+    if isinstance(exc, UnknownObjectException) or exc.status == 404:
+        return NotFoundError(f"{what}: not found on GitHub")
+    if exc.status in (409, 422):
+        return ConflictError(f"{what}: GitHub refused it ({exc.status}: {_message(exc)})")
+    return BackendError(f"{what}: GitHub answered {exc.status} ({_message(exc)})")
+
+
+def _message(exc: GithubException) -> str:
+    data = exc.data
+    return str(data.get("message", "")) if isinstance(data, dict) else str(data)[:200]
+
+
+class GitHubBackend:
+    """One GitHub repository, `OWNER/NAME`."""
+
+    kind = "github"
+
+    def __init__(self, client: Github, name: str, boundary: Boundary) -> None:
+        self.client = client
+        self.name = name
+        self.boundary = boundary
+        try:
+            self.repo = client.get_repo(name)
+            self._default = self.repo.default_branch
+        except GithubException as exc:
+            raise _fail(exc, f"repository {name}") from None
+        self.owner = name.split("/", 1)[0]
+
+    @classmethod
+    def connect(
+        cls, name: str, boundary: Boundary, token: str, base_url: str, **options: Any
+    ) -> "GitHubBackend":
+        """`options` go to `Github(...)` (tests pass `seconds_between_requests=0`, ...)."""
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", name):
+            raise InvalidInputError(f"--repo {name!r} is not OWNER/NAME")
+        client = Github(auth=Auth.Token(token), base_url=base_url.rstrip("/"), **options)
+        return cls(client, name, boundary)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- reads ------------------------------------------------------------------------------
+    def default_branch(self) -> str:
+        return self._default
+
+    def resolve(self, ref: str) -> str:
+        security.check_ref_safe(ref)
+        try:
+            return str(self.repo.get_commit(ref).sha)
+        except GithubException as exc:
+            if exc.status in (404, 422):
+                raise NotFoundError(f"no branch, tag or commit named {ref!r}") from None
+            raise _fail(exc, f"ref {ref!r}") from None
+
+    def _contents(self, commit: str, path: str) -> Any:
+        try:
+            return self.repo.get_contents(path, ref=commit)
+        except GithubException as exc:
+            if exc.status == 404:
+                raise NotFoundError(f"no file {path!r} at {commit[:12]}") from None
+            raise _fail(exc, f"contents of {path!r}") from None
+
+    def read_blob(self, commit: str, path: str) -> bytes:
+        path = security.check_path_safe(path)
+        found = self._contents(commit, path)
+        if isinstance(found, list):
+            raise InvalidInputError(f"{path!r} is a directory; use list_directory")
+        if found.encoding == "base64" and found.content is not None:
+            return bytes(found.decoded_content)
+        blob = self.repo.get_git_blob(found.sha)  # files over 1 MB come without content
+        return base64.b64decode(blob.content)
+
+    def list_tree(self, commit: str, path: str) -> list[DirEntry]:
+        path = security.check_path_safe(path, allow_root=True)
+        found = self._contents(commit, path)
+        if not isinstance(found, list):
+            raise NotFoundError(f"no directory {path!r} at {commit[:12]}")
+        kinds = {"file": "file", "dir": "dir", "symlink": "symlink", "submodule": "submodule"}
+        return [
+            DirEntry(path=f.path, type=kinds.get(f.type, "file"), size=f.size)  # type: ignore[arg-type]
+            for f in found
+        ]
+
+    def search(
+        self, commit: str, query: str, regex: bool, path_glob: str | None, limit: int
+    ) -> SearchResult:
+        """Scan the tree at `commit` (GitHub's code search cannot take a ref or a regex)."""
+        try:
+            pattern = re.compile(query if regex else re.escape(query))
+        except re.error as exc:
+            raise InvalidInputError(f"bad regex {query!r}: {exc}") from None
+        tree = self.repo.get_git_tree(commit, recursive=True)
+        files = [
+            e.path
+            for e in tree.tree
+            if e.type == "blob" and (not path_glob or security.glob_match(path_glob, e.path))
+        ]
+        matches: list[SearchMatch] = []
+        truncated = len(files) > SEARCH_MAX_FILES
+        for path in files[:SEARCH_MAX_FILES]:
+            data = self.read_blob(commit, path)
+            if b"\0" in data[:8000]:
+                continue
+            lines = data.decode(errors="replace").splitlines()
+            for n, text in enumerate(lines, 1):
+                if pattern.search(text):
+                    if len(matches) >= limit:
+                        return SearchResult(matches=matches, truncated=True)
+                    ctx = lines[max(0, n - 3) : n + 2]
+                    matches.append(SearchMatch(path=path, line=n, text=text, context=ctx))
+        return SearchResult(matches=matches, truncated=truncated)
+
+    def list_commits(self, commit: str, path: str | None, limit: int) -> list[CommitSummary]:
+        commits = (
+            self.repo.get_commits(sha=commit, path=security.check_path_safe(path))
+            if path
+            else self.repo.get_commits(sha=commit)
+        )
+        out = []
+        try:
+            for c in islice(commits, limit):
+                author = c.commit.author
+                out.append(
+                    CommitSummary(
+                        sha=c.sha,
+                        message=c.commit.message,
+                        author=f"{author.name} <{author.email}>",
+                        date=author.date.isoformat(),
+                    )
+                )
+        except GithubException as exc:
+            raise _fail(exc, "commits") from None
+        return out
+
+    def blame(self, commit: str, path: str, start: int, end: int) -> list[BlameLine]:
+        raise InvalidInputError(
+            "blame is not available on the GitHub backend (the REST API has none); "
+            "use list_commits with `path` to see who changed the file"
+        )
+
+    # -- writes -----------------------------------------------------------------------------
+    def _writable(self, branch: str) -> str:
+        short = security.check_branch_writable(branch, self.boundary, self._default)
+        security.check_branch_name(short)
+        return short
+
+    def branch_head(self, branch: str) -> str | None:
+        security.check_ref_safe(branch)
+        try:
+            return str(self.repo.get_git_ref(f"heads/{branch}").object.sha)
+        except UnknownObjectException:
+            return None
+        except GithubException as exc:
+            raise _fail(exc, f"branch {branch!r}") from None
+
+    def create_branch(self, branch: str, commit: str) -> bool:
+        short = self._writable(branch)
+        existing = self.branch_head(short)
+        if existing is None:
+            try:
+                self.repo.create_git_ref(f"refs/heads/{short}", commit)
+                return True
+            except GithubException as exc:
+                existing = self.branch_head(short)
+                if existing is None:
+                    raise _fail(exc, f"create branch {short!r}") from None
+        if existing == commit:
+            return False
+        raise ConflictError(
+            f"branch {short!r} already exists at {existing[:12]}, not {commit[:12]}"
+        )
+
+    def commit_files(
+        self, branch: str, parent: str, changes: list[FileChange], message: str
+    ) -> str:
+        short = self._writable(branch)
+        paths = [security.check_path_writable(c.path, self.boundary) for c in changes]
+        try:
+            parent_commit = self.repo.get_git_commit(parent)
+            elements = []
+            for path, change in zip(paths, changes, strict=True):
+                if change.content is None:
+                    elements.append(InputGitTreeElement(path, "100644", "blob", sha=None))
+                else:
+                    blob = self.repo.create_git_blob(change.content, "utf-8")
+                    elements.append(InputGitTreeElement(path, "100644", "blob", sha=blob.sha))
+            tree = self.repo.create_git_tree(elements, parent_commit.tree)
+            if tree.sha == parent_commit.tree.sha:
+                return parent
+            commit = self.repo.create_git_commit(message, tree, [parent_commit])
+            security.check_branch_writable(short, self.boundary, self._default)
+            ref = self.repo.get_git_ref(f"heads/{short}")
+            if ref.object.sha != parent:
+                raise ConflictError(f"branch {short!r} moved while committing; read it and retry")
+            ref.edit(commit.sha, force=False)
+        except GithubException as exc:
+            raise _fail(exc, f"commit to {short!r}") from None
+        return str(commit.sha)
+
+    # -- pull requests ----------------------------------------------------------------------
+    def _pull(self, pr: Any, created: bool = False) -> PullRequest:
+        state: Literal["open", "closed", "merged"] = (
+            "merged" if pr.merged else "open" if pr.state == "open" else "closed"
+        )
+        return PullRequest(
+            number=pr.number,
+            title=pr.title or "",
+            body=pr.body or "",
+            head=pr.head.ref,
+            base=pr.base.ref,
+            state=state,
+            draft=bool(pr.draft),
+            created_at=pr.created_at.isoformat(),
+            url=pr.html_url,
+            created=created,
+        )
+
+    def get_pull(self, number: int) -> PullRequest:
+        try:
+            return self._pull(self.repo.get_pull(number))
+        except GithubException as exc:
+            raise _fail(exc, f"pull request #{number}") from None
+
+    def list_pulls(self, state: str, head: str | None) -> list[PullRequest]:
+        api_state = {"merged": "closed"}.get(state, state)
+        kwargs = {"state": api_state} | ({"head": f"{self.owner}:{head}"} if head else {})
+        try:
+            pulls = [self._pull(p) for p in islice(self.repo.get_pulls(**kwargs), 100)]
+        except GithubException as exc:
+            raise _fail(exc, "pull requests") from None
+        return [p for p in pulls if state in ("all", p.state)]
+
+    def open_pull(self, branch: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
+        short = self._writable(branch)
+        try:
+            existing = list(
+                islice(self.repo.get_pulls(state="open", head=f"{self.owner}:{short}"), 1)
+            )
+            if existing:
+                return self._pull(existing[0], created=False)
+            security.check_branch_writable(short, self.boundary, self._default)
+            pr = self.repo.create_pull(base=base, head=short, title=title, body=body, draft=draft)
+        except GithubException as exc:
+            raise _fail(exc, f"pull request from {short!r}") from None
+        return self._pull(pr, created=True)
+
+    def comment(self, number: int, body: str) -> Comment:
+        try:
+            c = self.repo.get_pull(number).create_issue_comment(body)
+        except GithubException as exc:
+            raise _fail(exc, f"comment on #{number}") from None
+        return Comment(id=c.id, body=c.body, created_at=c.created_at.isoformat())
+
+    def merge_pull(self, number: int) -> MergeResult:
+        try:
+            pr = self.repo.get_pull(number)
+            security.check_branch_writable(pr.head.ref, self.boundary, self._default)
+            status = pr.merge(merge_method="merge", sha=pr.head.sha)
+        except GithubException as exc:
+            raise _fail(exc, f"merge #{number}") from None
+        return MergeResult(number=number, merged=bool(status.merged), commit=status.sha or "")
