@@ -186,7 +186,7 @@ print(
             "stdout": base64.b64encode(out).decode(),
             "stderr": base64.b64encode(err).decode(),
             "timed_out": timed_out,
-            "killed": timed_out or code < 0,
+            "killed": timed_out or code < 0 or reason == "oom",
             "reason": reason,
             "truncated": t1 or t2,
             "duration_s": round(time.monotonic() - start, 3),

@@ -1,0 +1,107 @@
+"""Fixtures for the sandbox server: one built image, one service, throwaway git repos."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from nightfix_sandbox.backends.docker_backend import DockerBackend
+from nightfix_sandbox.config import Limits, SandboxConfig, default_image
+from nightfix_sandbox.deps import DependencyImages
+from nightfix_sandbox.service import SandboxService
+
+BIN = Path(sys.executable).parent
+
+CALC_BUGGY = "def add(a, b):\n    return a - b\n"
+CALC_FIXED = "def add(a, b):\n    return a + b\n"
+TEST_CALC = (
+    "from calc import add\n\n\n"
+    "def test_add():\n    assert add(2, 3) == 5, 'add is broken'\n\n\n"
+    "def test_zero():\n    assert add(0, 0) == 0\n"
+)
+FIX_PATCH = (
+    "--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n"
+    "-    return a - b\n+    return a + b\n"
+)
+
+
+def make_repo(path: Path, files: dict[str, str]) -> Path:
+    """A real git repository with one commit holding `files`."""
+    path.mkdir(parents=True, exist_ok=True)
+    for rel, text in files.items():
+        (path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (path / rel).write_text(text)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=path, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=path, check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], cwd=path, check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sandbox_image() -> str:
+    """The base image, built once (offline) exactly as CI and `make test` build it."""
+    subprocess.run(
+        [str(BIN / "nightfix-sandbox"), "image", "build", "--offline", "--if-missing"],
+        check=True,
+    )
+    return default_image()
+
+
+@pytest.fixture(scope="session")
+def calc_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("calc")
+    return make_repo(root / "calc", {"calc.py": CALC_BUGGY, "tests/test_calc.py": TEST_CALC})
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    return docker.from_env(timeout=120)
+
+
+@pytest.fixture(scope="session")
+def strict_limits() -> Limits:
+    """Stricter than the defaults, so hostile programs hit the limits quickly."""
+    return Limits(pids=64, memory_mb=256, cpus=0.5, tmp_mb=64, output_bytes=16384)
+
+
+@pytest.fixture(scope="session")
+def service(
+    sandbox_image: str, calc_repo: Path, docker_client: docker.DockerClient, strict_limits: Limits
+) -> Iterator[SandboxService]:
+    config = SandboxConfig(
+        sources={"calc": str(calc_repo)}, image=sandbox_image, limits=strict_limits, pool_size=1
+    )
+    backend = DockerBackend(docker_client, config.limits)
+    svc = SandboxService(config, backend, DependencyImages(docker_client, sandbox_image))
+    svc.start()
+    try:
+        yield svc
+    finally:
+        svc.close()
+        backend.close()
+
+
+@pytest.fixture
+def sandbox_id(service: SandboxService) -> Iterator[str]:
+    sid = service.create("calc").sandbox_id
+    try:
+        yield sid
+    finally:
+        service.destroy(sid)
+
+
+@pytest.fixture
+def fix_patch() -> str:
+    """The unified diff that fixes calc.add."""
+    return FIX_PATCH
+
+
+@pytest.fixture
+def calc_fixed() -> str:
+    return CALC_FIXED

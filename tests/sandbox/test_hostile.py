@@ -1,0 +1,145 @@
+"""Hostile programs are contained, get a clear result, and the server keeps serving.
+
+The `service` fixture runs with stricter limits than the defaults (64 pids, 256 MiB,
+16 KiB of output), set the way an operator sets them: by configuration, never by a tool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nightfix_sandbox.errors import SecurityError
+from nightfix_sandbox.service import SandboxService
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def bystander(service: SandboxService) -> Iterator[str]:
+    """Another sandbox that must keep working while its neighbours misbehave."""
+    sid = service.create("calc").sandbox_id
+    try:
+        yield sid
+    finally:
+        service.destroy(sid)
+
+
+def _still_serving(service: SandboxService, *sandbox_ids: str) -> None:
+    for sid in sandbox_ids:
+        res = service.exec(sid, "echo alive", timeout_s=30)
+        assert (res.exit_code, res.stdout) == (0, "alive\n"), res
+
+
+def test_fork_bomb_hits_pids_limit_and_is_killed(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    res = service.exec(sandbox_id, "bomb() { bomb | bomb & }; bomb; sleep 30", timeout_s=5)
+    assert res.killed and res.timed_out
+    assert res.reason == "pids_limit"
+    _still_serving(service, sandbox_id, bystander)
+    left = service.exec(sandbox_id, "ps -e -o pid= | wc -l")  # pid 1, sleep, sh, ps, wc…
+    assert int(left.stdout) < 10
+
+
+def test_memory_hog_is_oom_killed(service: SandboxService, sandbox_id: str, bystander: str) -> None:
+    hog = "python3 -c 'x = []\nwhile True: x.append(bytearray(16 << 20))'"
+    res = service.exec(sandbox_id, hog, timeout_s=60)
+    assert res.killed and not res.timed_out
+    assert res.reason == "oom"
+    assert res.exit_code == 137
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_infinite_loop_times_out_and_whole_tree_is_killed(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    # The loop also starts a child that leaves the process group (setsid).
+    cmd = "setsid sh -c 'while :; do :; done' & while :; do :; done"
+    res = service.exec(sandbox_id, cmd, timeout_s=2)
+    assert res.timed_out and res.killed and res.reason == "timeout"
+    left = service.exec(sandbox_id, "ps -eo args= | grep 'while :' | grep -v grep | wc -l")
+    assert left.stdout.strip() == "0"  # the setsid escapee died too
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_gigabytes_of_output_are_capped_with_marker(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    res = service.exec(sandbox_id, "head -c 3000000000 /dev/zero | tr '\\0' x", timeout_s=120)
+    assert res.truncated
+    assert "bytes of stdout omitted (cap 16384 bytes)" in res.stdout
+    assert len(res.stdout) < 17000
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_network_connection_is_impossible(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    probe = (
+        'python3 -c "import socket\n'
+        "try:\n socket.create_connection(('1.1.1.1', 53), timeout=3); print('CONNECTED')\n"
+        "except OSError as e: print('refused', e.errno)\""
+    )
+    res = service.exec(sandbox_id, probe, timeout_s=20)
+    assert res.stdout.startswith("refused"), res
+    links = service.exec(sandbox_id, "cat /proc/net/dev | tail -n +3 | cut -d: -f1")
+    assert links.stdout.split() == ["lo"]
+    dns = service.exec(sandbox_id, "python3 -c \"import socket; socket.gethostbyname('pypi.org')\"")
+    assert dns.exit_code != 0
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_write_outside_workspace_is_refused(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    res = service.exec(sandbox_id, "touch /etc/evil; touch /usr/evil; touch /sandbox/evil")
+    assert res.stderr.count("Read-only file system") == 2
+    assert "Permission denied" in res.stderr
+    for path in ("../evil.py", "/etc/cron.d/evil", "/sandbox/.base.git/config"):
+        with pytest.raises(SecurityError):
+            service.write_file(sandbox_id, path, "pwned")
+    # symlinks planted by a command cannot carry a write (or patch) out of the workspace
+    service.exec(sandbox_id, "ln -s /tmp out; ln -s /sandbox/.base.git/HEAD basehead")
+    with pytest.raises(SecurityError, match="outside the workspace"):
+        service.write_file(sandbox_id, "out/evil", "pwned")
+    with pytest.raises(SecurityError, match="outside the workspace"):
+        service.write_file(sandbox_id, "basehead", "pwned")
+    assert service.exec(sandbox_id, "ls /tmp").stdout == ""
+    assert service.diff(sandbox_id).base_commit  # the base snapshot is intact
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_read_host_files_is_impossible(
+    service: SandboxService, sandbox_id: str, bystander: str, tmp_path: Path
+) -> None:
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("TOP-SECRET")
+    res = service.exec(sandbox_id, f"cat {secret}; ls /var/run/docker.sock /run/docker.sock")
+    assert "TOP-SECRET" not in res.stdout and "No such file" in res.stderr
+    with pytest.raises(SecurityError):
+        service.read_file(sandbox_id, str(secret))
+    with pytest.raises(SecurityError):
+        service.read_file(sandbox_id, "../../etc/hostname")
+    service.exec(sandbox_id, "ln -s /etc/passwd passwd-link")
+    with pytest.raises(SecurityError, match="outside the workspace"):
+        service.read_file(sandbox_id, "passwd-link")
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_privilege_escalation_is_blocked(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    status = service.exec(sandbox_id, "grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/self/status")
+    fields = dict(line.split(":\t") for line in status.stdout.splitlines())
+    assert fields == {"CapPrm": "0000000000000000", "CapEff": "0000000000000000", "NoNewPrivs": "1"}
+    setuid = service.exec(sandbox_id, "python3 -c 'import os; os.setuid(0)'")
+    assert setuid.exit_code != 0 and "PermissionError" in setuid.stderr
+    # a setuid-root binary does not raise privileges under no-new-privileges
+    su = service.exec(sandbox_id, "ls -l /bin/su; su -c id root </dev/null", timeout_s=20)
+    assert "rws" in su.stdout and "uid=0" not in su.stdout
+    mount = service.exec(sandbox_id, "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m")
+    assert mount.exit_code != 0
+    _still_serving(service, sandbox_id, bystander)
