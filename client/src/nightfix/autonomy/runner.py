@@ -64,7 +64,7 @@ class ResumedRun(RunContext):
 
 
 def sink(ctx: RunContext) -> Callable[[str, dict[str, Any]], None]:
-    return lambda name, data: ctx.event(name, **data)
+    return lambda name, data: ctx.event(name, detail=data)
 
 
 class RunPipeline:

@@ -1,0 +1,211 @@
+"""The demo's moving parts, shared by ``examples/demo.py`` and the tests.
+
+- :func:`make_repo`: a fresh local git repository of ``examples/checkout-service`` (branch
+  ``main``), as a team would have it;
+- :class:`Collector`: ``nightfix-errors collect`` on a free port with its own project and DSN;
+- :func:`drive_traffic`: runs the service's traffic driver (real ``sentry-sdk``) against it;
+- :func:`write_policy`: a policy file that extends a shipped trust-phase policy and points
+  every path (servers, state, audit, traces, kill switch) into one directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICE = ROOT / "examples" / "checkout-service"
+TRAJECTORY = SERVICE / "trajectory.yaml"
+BIN = Path(sys.executable).parent
+NOT_IN_REPO = {"trajectory.yaml", "fix.patch", "__pycache__", ".pytest_cache"}
+PHASE_FILES = {
+    1: "phase-1-report.yaml",
+    2: "phase-2-draft.yaml",
+    3: "phase-3-ready.yaml",
+    4: "phase-4-automerge.yaml",
+}
+
+
+def tool(name: str) -> str:
+    """A console script of this environment (the venv's, else PATH's)."""
+    candidate = BIN / name
+    return str(candidate) if candidate.exists() else name
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Checkout Team",
+        "GIT_AUTHOR_EMAIL": "team@example.com",
+        "GIT_COMMITTER_NAME": "Checkout Team",
+        "GIT_COMMITTER_EMAIL": "team@example.com",
+    }
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    )
+    return done.stdout.strip()
+
+
+def make_repo(dest: Path) -> Path:
+    """Copy the service into ``dest`` (replacing it) and commit it on ``main``."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(SERVICE, dest, ignore=shutil.ignore_patterns(*NOT_IN_REPO))
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "checkout service 1.4.2")
+    return dest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Collector:
+    """``nightfix-errors collect`` in a subprocess; use as a context manager."""
+
+    def __init__(self, db: Path, log: Path | None = None) -> None:
+        self.db, self.port = db, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log or db.with_suffix(".collector.log")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.dsn = ""
+
+    def __enter__(self) -> Collector:
+        self.db.parent.mkdir(parents=True, exist_ok=True)
+        self.dsn = (
+            subprocess.run(
+                [
+                    tool("nightfix-errors"),
+                    "project",
+                    "create",
+                    f"checkout-{self.port}",
+                    "--db",
+                    str(self.db),
+                    "--url",
+                    self.url,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    tool("nightfix-errors"),
+                    "collect",
+                    "--db",
+                    str(self.db),
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"the collector exited: {self.log_path.read_text()}"
+                    ) from None
+                time.sleep(0.1)
+        raise RuntimeError("the collector did not start listening within 20 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def drive_traffic(repo: Path, dsn: str, min_errors: int = 8) -> str:
+    """Run the service's traffic driver with Sentry reporting to ``dsn``; returns its output."""
+    env = {
+        **os.environ,
+        "SENTRY_DSN": dsn,
+        "SENTRY_ENVIRONMENT": "production",
+        "PYTHONPATH": str(repo),
+    }
+    done = subprocess.run(
+        [sys.executable, "traffic.py", "--min-errors", str(min_errors)],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"traffic driver failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def write_policy(
+    directory: Path,
+    repo: Path,
+    errors_db: Path,
+    phase: int = 3,
+    *,
+    allow_merge: bool | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Path:
+    """A policy extending ``policies/<phase file>``, every path inside ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    allow_merge = phase == 4 if allow_merge is None else allow_merge
+    github = [
+        tool("nightfix-github"),
+        "serve",
+        "--local",
+        str(repo),
+        "--branch-prefix",
+        "nightfix/",
+    ]
+    if allow_merge:
+        github.append("--allow-merge")
+    policy: dict[str, Any] = {
+        "extends": str(ROOT / "policies" / PHASE_FILES[phase]),
+        "servers": {
+            "errors": {"command": [tool("nightfix-errors"), "serve", "--db", str(errors_db)]},
+            "github": {"command": github},
+            "sandbox": {
+                "command": [
+                    tool("nightfix-sandbox"),
+                    "serve",
+                    "--source",
+                    f"app={repo}",
+                    "--pool-size",
+                    "0",
+                ]
+            },
+        },
+        "audit": {"path": str(directory / "audit.jsonl")},
+        "traces": {"dir": str(directory / "traces")},
+        "state": {"db": str(directory / "state.db")},
+        "kill_switch": {"file": str(directory / "STOP"), "env": "NIGHTFIX_DEMO_KILL"},
+    }
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(policy.get(key), dict):
+            policy[key] = {**policy[key], **value}
+        else:
+            policy[key] = value
+    path = directory / f"policy-phase-{phase}.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return path
