@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,7 +123,8 @@ def collect(
     POST /api/<project_id>/store/, authenticated by the project's key (X-Sentry-Auth
     sentry_key, or ?sentry_key=). Events are scrubbed of secrets before they are stored and
     grouped into issues. If the store has no project, a `default` one is created and its DSN
-    printed on stdout. SIGTERM / Ctrl-C stop it after every accepted event is committed.
+    printed on stdout. SIGTERM / Ctrl-C stop it after every accepted event is committed
+    (exit code 0).
     """
     import re
 
@@ -150,6 +152,10 @@ def collect(
     )
     writer_db = connect_rw(path)
     key_db = connect_rw(path)
+    # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that
+    # was there before it: make that a no-op, so a clean stop exits 0 after the final commit.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     try:
         app = build_app(writer_db, key_db, config)
         log.info("event=listening url=http://%s:%d db=%s", host, port, path)

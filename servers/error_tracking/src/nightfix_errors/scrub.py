@@ -48,6 +48,11 @@ _NOT_SECRETS = frozenset(
     {"None", "True", "False", "null", "true", "false", FILTERED, "'[Filtered]'"}
 )
 _PAIR_KEY = re.compile(r"[\w.-]{1,64}")
+# Top-level fields that are identifiers or structure, never user data: a hex event_id can hold a
+# run of digits that looks like a card number, and must survive as it is.
+STRUCTURAL_KEYS = frozenset(
+    {"event_id", "timestamp", "start_timestamp", "received", "platform", "level", "type", "sdk"}
+)
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -80,6 +85,10 @@ class Scrubber:
 
     def scrub(self, event: Any) -> Any:
         """A copy of `event` with every sensitive value replaced by `FILTERED`."""
+        kept: dict[str, Any] = {}
+        if isinstance(event, dict):
+            kept = {k: v for k, v in event.items() if k in STRUCTURAL_KEYS}
+            event = {k: v for k, v in event.items() if k not in STRUCTURAL_KEYS}
         secrets: set[str] = set()
         cleaned = self._walk(event, secrets, sensitive=False)
         echoes = sorted(
@@ -90,7 +99,7 @@ class Scrubber:
         if echoes:
             echo_re = re.compile("|".join(re.escape(s) for s in echoes))
             cleaned = _replace_everywhere(cleaned, echo_re)
-        return cleaned
+        return {**cleaned, **kept} if kept else cleaned
 
     def scrub_text(self, text: str) -> str:
         for pattern in self._value_res:

@@ -1,0 +1,86 @@
+"""Scrubbing at ingest: each test is named after the leak it stops."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from nfe_harness import SAMPLES, python_event
+
+from nightfix_errors.normalize import normalize_event
+from nightfix_errors.scrub import FILTERED, Scrubber
+
+
+def test_password_local_variable_is_filtered_and_its_echo_in_the_message_too() -> None:
+    event = python_event()
+    exc = event["exception"]["values"][0]
+    exc["value"] = "login failed for bob with 'hunter2-secret'"
+    exc["stacktrace"]["frames"][-1]["vars"] = {"password": "'hunter2-secret'", "user": "'bob'"}
+    out = json.dumps(Scrubber().scrub(event))
+    assert "hunter2-secret" not in out
+    assert '"password": "[Filtered]"' in out and "'bob'" in out
+
+
+def test_authorization_and_cookie_headers_are_filtered_in_both_header_forms() -> None:
+    for headers in (
+        {"Authorization": "Bearer abc.def.ghi123456", "Cookie": "sid=s3ss10n", "Accept": "*/*"},
+        [
+            ["Authorization", "Bearer abc.def.ghi123456"],
+            ["Cookie", "sid=s3ss10n"],
+            ["Accept", "*/*"],
+        ],
+    ):
+        out = Scrubber().scrub({"message": "m", "request": {"headers": headers}})
+        text = json.dumps(out)
+        assert "abc.def.ghi123456" not in text and "s3ss10n" not in text
+        assert "*/*" in text
+
+
+def test_api_keys_tokens_and_secrets_by_key_name() -> None:
+    data = {
+        "extra": {
+            "api_key": "k-123456",
+            "GITHUB_TOKEN": "ghp_x",
+            "client_secret": "cs",
+            "nested": {"private_key": {"pem": "-----BEGIN"}},
+            "count": 3,
+        }
+    }
+    out = Scrubber().scrub(data)["extra"]
+    assert out["api_key"] == out["GITHUB_TOKEN"] == out["client_secret"] == FILTERED
+    assert out["nested"]["private_key"] == {"pem": FILTERED}
+    assert out["count"] == 3
+
+
+def test_credit_card_numbers_in_free_text_are_filtered_but_other_numbers_kept() -> None:
+    s = Scrubber()
+    assert s.scrub_text("card 4111 1111 1111 1111 declined") == f"card {FILTERED} declined"
+    assert s.scrub_text("order 1234567890123 shipped") == "order 1234567890123 shipped"  # not Luhn
+
+
+def test_bearer_tokens_and_url_credentials_in_free_text() -> None:
+    s = Scrubber()
+    assert "abcdefgh12345" not in s.scrub_text("sent Bearer abcdefgh12345 upstream")
+    assert "pa55word" not in s.scrub_text("postgres://app:pa55word@db:5432/shop")
+
+
+def test_configured_extra_patterns_scrub_more() -> None:
+    s = Scrubber(extra_key_patterns=[r"^ssn_?hash$"], extra_value_patterns=[r"EMP-\d{6}"])
+    out = s.scrub({"message": "employee EMP-123456 failed", "extra": {"ssn_hash": "abcd"}})
+    assert out["message"] == f"employee {FILTERED} failed"
+    assert out["extra"]["ssn_hash"] == FILTERED
+
+
+def test_event_id_with_a_card_like_digit_run_survives_scrubbing() -> None:
+    event = python_event(event_id="4111111111111111" + "ab" * 8)
+    assert Scrubber().scrub(event)["event_id"] == event["event_id"]
+    assert normalize_event(Scrubber().scrub(event)).event_id == event["event_id"]
+
+
+def test_pii_sample_keeps_its_meaning_after_scrubbing() -> None:
+    event = json.loads((SAMPLES / "pii.json").read_text())
+    ev = normalize_event(Scrubber().scrub(event))
+    assert ev.title.startswith("RuntimeError: Invalid device")
+    assert ev.culprit == "__main__ in crash"
