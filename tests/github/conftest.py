@@ -70,9 +70,10 @@ def boundary() -> Boundary:
 
 
 @pytest.fixture
-def service(repo: Path, boundary: Boundary) -> RepoService:
+def service(repo: Path, boundary: Boundary):  # type: ignore[no-untyped-def]
     backend = LocalBackend(repo, boundary)
-    return RepoService({backend.name: backend}, boundary)
+    yield RepoService({backend.name: backend}, boundary)
+    backend.close()
 
 
 @pytest.fixture

@@ -119,11 +119,11 @@ def serve(
     port: int,
 ) -> None:
     """Run the MCP server (stdio by default) on local repositories or GitHub repositories."""
+    if not local and not repos:
+        raise click.UsageError("give --local PATH or --repo OWNER/NAME")
     from .server import build_server
     from .service import RepoService
 
-    if not local and not repos:
-        raise click.UsageError("give --local PATH or --repo OWNER/NAME")
     boundary = Boundary(
         branch_prefix=branch_prefix,
         protected=protected,

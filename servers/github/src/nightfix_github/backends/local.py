@@ -22,7 +22,7 @@ from ..models import (
     SearchMatch,
     SearchResult,
 )
-from .gitcli import Git
+from .gitcli import CatFile, Git
 from .local_pulls import PullStore
 
 ZERO = "0" * 40
@@ -52,6 +52,10 @@ class LocalBackend:
         self.boundary = boundary
         self._default = default_branch
         self.pulls = PullStore(self.git_dir / "nightfix", self.path)
+        self.cat = CatFile(self.git)
+
+    def close(self) -> None:
+        self.cat.close()
 
     # -- reads ------------------------------------------------------------------------------
     def default_branch(self) -> str:
@@ -75,17 +79,23 @@ class LocalBackend:
 
     def resolve(self, ref: str) -> str:
         security.check_ref_safe(ref)
-        return self.git.commit_of(ref)
+        try:
+            return self.cat.ask("info", f"{ref}^{{commit}}")[0]
+        except NotFoundError:
+            raise NotFoundError(f"no branch, tag or commit named {ref!r}") from None
 
     def read_blob(self, commit: str, path: str) -> bytes:
         path = security.check_path_safe(path)
+        security.check_ref_safe(commit)
         try:
-            return self.git.run("cat-file", "blob", f"{commit}:{path}")
-        except BackendError:
-            kind = self.git.run("cat-file", "-t", f"{commit}:{path}", ok_codes=(0, 128)).strip()
-            if kind == b"tree":
-                raise InvalidInputError(f"{path!r} is a directory; use list_directory") from None
+            _sha, kind, data = self.cat.ask("contents", f"{commit}:{path}")
+        except NotFoundError:
             raise NotFoundError(f"no file {path!r} at {commit[:12]}") from None
+        if kind == "tree":
+            raise InvalidInputError(f"{path!r} is a directory; use list_directory")
+        if kind != "blob":
+            raise NotFoundError(f"no file {path!r} at {commit[:12]} ({kind})")
+        return data
 
     def list_tree(self, commit: str, path: str) -> list[DirEntry]:
         path = security.check_path_safe(path, allow_root=True)
