@@ -306,3 +306,7 @@ if importlib.util.find_spec("nightfix.cli_autonomy") is not None:
     from nightfix.cli_autonomy import register
 
     register(main)
+
+
+if __name__ == "__main__":
+    main()

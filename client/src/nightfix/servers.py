@@ -67,30 +67,32 @@ class ServerPool:
         await self.aclose()
 
     async def aclose(self) -> None:
-        with anyio.CancelScope(shield=True):
-            try:
-                await self._stack.aclose()
-            except Exception as exc:  # a server that died leaves a broken transport behind
-                log.debug("closing servers: %s", exc)
+        # No shielding scope here: the transports' own scopes were entered outside it, and the
+        # SDK already shields its process shutdown (close stdin, SIGTERM, SIGKILL — bounded).
+        try:
+            await self._stack.aclose()
+        except Exception as exc:  # a server that died leaves a broken transport behind
+            log.warning("closing servers: %s", _describe(exc))
 
     async def _start(self, name: str, spec: ServerSpec) -> None:
         try:
+            if spec.command is not None:
+                argv = [expand_vars(part) for part in spec.command]
+                params = StdioServerParameters(
+                    command=argv[0], args=argv[1:], env=server_environment(spec)
+                )
+                streams = await self._stack.enter_async_context(
+                    stdio_client(params, errlog=self._errlog)
+                )
+            else:
+                assert spec.url is not None
+                streams = await self._stack.enter_async_context(
+                    streamable_http_client(expand_vars(spec.url))
+                )
+            session = await self._stack.enter_async_context(ClientSession(streams[0], streams[1]))
+            # Only whole awaits go under the deadline: the contexts above stay open (their
+            # cancel scopes must not nest inside one that ends here).
             with anyio.fail_after(spec.startup_timeout_s):
-                if spec.command is not None:
-                    argv = [expand_vars(part) for part in spec.command]
-                    params = StdioServerParameters(
-                        command=argv[0], args=argv[1:], env=server_environment(spec)
-                    )
-                    streams = await self._stack.enter_async_context(
-                        stdio_client(params, errlog=self._errlog)
-                    )
-                else:
-                    assert spec.url is not None
-                    streams = await self._stack.enter_async_context(
-                        streamable_http_client(expand_vars(spec.url))
-                    )
-                read, write = streams[0], streams[1]
-                session = await self._stack.enter_async_context(ClientSession(read, write))
                 await session.initialize()
                 self.sessions[name] = session
                 self.tools[name] = await self._list_tools(name)
