@@ -25,7 +25,9 @@ ALLOW = [
 ]
 
 
-def fake_policy_data(tmp: Path, env: dict[str, str] | None = None, **sections: Any) -> dict[str, Any]:
+def fake_policy_data(
+    tmp: Path, env: dict[str, str] | None = None, **sections: Any
+) -> dict[str, Any]:
     """A policy (as data) whose servers are the fake stdio servers, state under ``tmp``."""
     env = {"FAKE_LOG": str(tmp / "calls.jsonl"), **(env or {})}
     servers = {

@@ -23,8 +23,12 @@ from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
 from mcp.types import ImageContent, ToolAnnotations
 
-READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
-WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
+READ = ToolAnnotations(
+    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
+WRITE = ToolAnnotations(
+    readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False
+)
 
 
 def log(server: str, tool: str, args: dict[str, Any]) -> None:
@@ -92,8 +96,15 @@ def sandbox_server() -> FastMCP:
         sandbox_id = uuid.uuid4().hex[:12]
         boxes[sandbox_id] = {"app/db.py": "POOL_SIZE = 10\n"}
         log("sandbox", "create_sandbox", {"source": source, "ref": ref, "sandbox_id": sandbox_id})
-        return {"sandbox_id": sandbox_id, "source": source, "ref": ref, "commit": "c0ffee",
-                "image": "fake", "workdir": "/workspace", "created_at": "now"}
+        return {
+            "sandbox_id": sandbox_id,
+            "source": source,
+            "ref": ref,
+            "commit": "c0ffee",
+            "image": "fake",
+            "workdir": "/workspace",
+            "created_at": "now",
+        }
 
     def box(sandbox_id: str) -> dict[str, str]:
         if sandbox_id not in boxes:
@@ -119,15 +130,27 @@ def sandbox_server() -> FastMCP:
         files = box(sandbox_id)
         changed = [p for p, c in files.items() if c != "POOL_SIZE = 10\n" or p != "app/db.py"]
         text = "".join(f"--- a/{p}\n+++ b/{p}\n+{files[p]}" for p in changed)
-        return {"base_commit": "c0ffee", "diff": text, "files_changed": changed,
-                "added_lines": len(changed), "removed_lines": 0}
+        return {
+            "base_commit": "c0ffee",
+            "diff": text,
+            "files_changed": changed,
+            "added_lines": len(changed),
+            "removed_lines": 0,
+        }
 
     @mcp.tool(annotations=READ)
     def run_tests(sandbox_id: str, command: str | None = None) -> dict[str, Any]:
         files = box(sandbox_id)
-        ok = "POOL_SIZE = 10\n" != files["app/db.py"]
-        return {"command": "pytest", "exit_code": 0 if ok else 1, "passed": 3 if ok else 2,
-                "failed": 0 if ok else 1, "errors": 0, "skipped": 0, "total": 3}
+        ok = files["app/db.py"] != "POOL_SIZE = 10\n"
+        return {
+            "command": "pytest",
+            "exit_code": 0 if ok else 1,
+            "passed": 3 if ok else 2,
+            "failed": 0 if ok else 1,
+            "errors": 0,
+            "skipped": 0,
+            "total": 3,
+        }
 
     @mcp.tool(annotations=WRITE)
     def destroy_sandbox(sandbox_id: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from nightfix.audit import AuditLog, verify
 def _log(tmp_path: Path, lines: int = 5) -> Path:
     log = AuditLog(tmp_path / "audit.jsonl")
     for n in range(lines):
-        log.append("tool_allowed", run_id="r1", tool=f"errors.get_issue", n=n)
+        log.append("tool_allowed", run_id="r1", tool="errors.get_issue", n=n)
     log.close()
     return tmp_path / "audit.jsonl"
 

@@ -24,7 +24,10 @@ FIX = [
     {
         "text": "The pool is hard-coded; make it configurable.",
         "tool_calls": [
-            {"name": "sandbox.write_file", "input": {"path": "app/db.py", "content": "POOL_SIZE = 50\n"}},
+            {
+                "name": "sandbox.write_file",
+                "input": {"path": "app/db.py", "content": "POOL_SIZE = 50\n"},
+            },
             {"name": "sandbox.run_tests", "input": {}},
         ],
     },
@@ -90,8 +93,14 @@ async def test_write_tools_and_sandbox_lifetime_never_offered(tmp_path: Path) ->
 async def test_call_outside_allowlist_is_denied_and_stops(tmp_path: Path) -> None:
     policy = fake_policy(tmp_path)
     turns = [
-        {"tool_calls": [{"name": "github.commit_files",
-                         "input": {"branch": "main", "changes": [], "message": "x"}}]},
+        {
+            "tool_calls": [
+                {
+                    "name": "github.commit_files",
+                    "input": {"branch": "main", "changes": [], "message": "x"},
+                }
+            ]
+        },
         {"tool_calls": [FINISH]},
     ]
     result = await run(policy, model_for(tmp_path, turns))
@@ -143,7 +152,9 @@ async def test_kill_switch_mid_run_stops_at_next_step(tmp_path: Path) -> None:
     assert_run_sound(tmp_path, result, policy)
 
 
-async def test_kill_switch_set_before_start_starts_nothing(tmp_path: Path, monkeypatch: Any) -> None:
+async def test_kill_switch_set_before_start_starts_nothing(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     policy = fake_policy(tmp_path)
     monkeypatch.setenv("NIGHTFIX_TEST_KILL", "1")
     result = await run(policy, model_for(tmp_path, FIX))
@@ -181,12 +192,16 @@ async def test_changed_tool_definitions_stop_until_trusted(tmp_path: Path) -> No
     assert str(third.stop_reason) == "completed"
 
 
-async def test_secret_values_never_reach_model_trace_or_audit(tmp_path: Path, monkeypatch: Any) -> None:
+async def test_secret_values_never_reach_model_trace_or_audit(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     secret = "ghp_0123456789abcdefSECRET"
     monkeypatch.setenv("NIGHTFIX_TEST_GITHUB_TOKEN", secret)
     policy = fake_policy(tmp_path, env={"FAKE_SECRET": "${NIGHTFIX_TEST_GITHUB_TOKEN}"})
-    turns = [{"tool_calls": [{"name": "github.read_file", "input": {"path": "app/db.py"}}]},
-             {"tool_calls": [FINISH]}]
+    turns = [
+        {"tool_calls": [{"name": "github.read_file", "input": {"path": "app/db.py"}}]},
+        {"tool_calls": [FINISH]},
+    ]
     model = model_for(tmp_path, turns)
     result = await run(policy, model)
     assert str(result.stop_reason) == "completed"
@@ -199,8 +214,12 @@ async def test_secret_values_never_reach_model_trace_or_audit(tmp_path: Path, mo
 async def test_malformed_and_oversize_results_reach_the_model_safely(tmp_path: Path) -> None:
     policy = fake_policy(tmp_path, traces={"max_tool_result_chars": 1000})
     turns = [
-        {"tool_calls": [{"name": "errors.image_only", "input": {}},
-                        {"name": "errors.big_result", "input": {"chars": 50_000}}]},
+        {
+            "tool_calls": [
+                {"name": "errors.image_only", "input": {}},
+                {"name": "errors.big_result", "input": {"chars": 50_000}},
+            ]
+        },
         {"tool_calls": [FINISH]},
     ]
     result = await run(policy, model_for(tmp_path, turns))
@@ -213,7 +232,10 @@ async def test_malformed_and_oversize_results_reach_the_model_safely(tmp_path: P
 async def test_bad_finish_is_refused_then_no_fix(tmp_path: Path) -> None:
     policy = fake_policy(tmp_path)
     no_fix = {"name": "finish", "input": {**FINISH["input"], "fixed": False}}
-    turns = [{"tool_calls": [{"name": "finish", "input": {"root_cause": "?"}}]}, {"tool_calls": [no_fix]}]
+    turns = [
+        {"tool_calls": [{"name": "finish", "input": {"root_cause": "?"}}]},
+        {"tool_calls": [no_fix]},
+    ]
     model = model_for(tmp_path, turns)
     result = await run(policy, model)
     assert str(result.stop_reason) == "no_fix" and result.stop_reason.exit_code == 10

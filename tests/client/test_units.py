@@ -121,14 +121,17 @@ def test_stop_reason_round_trip_and_exit_codes() -> None:
 def test_policy_check_cli(tmp_path: Path) -> None:
     good = subprocess.run(
         [sys.executable, "-m", "nightfix.cli", "policy", "check", "policies/phase-2-draft.yaml"],
-        capture_output=True, text=True, cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parents[2],
     )
     assert good.returncode == 0 and "trust_phase: 2" in good.stdout
     bad_file = tmp_path / "bad.yaml"
     bad_file.write_text("version: 1\nbudgets:\n  max_step: 3\n")
     bad = subprocess.run(
         [sys.executable, "-m", "nightfix.cli", "policy", "check", str(bad_file)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert bad.returncode == 2 and "line 3: budgets.max_step: unknown key" in bad.stderr
     assert "Traceback" not in bad.stderr
