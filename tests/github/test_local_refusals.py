@@ -190,3 +190,26 @@ async def test_comment_only_on_the_agents_pull_requests(repo: Path, client) -> N
     )
     await refused(client, "branch_prefix", "comment_on_pull_request", number=1, body="hi")
     await refused(client, "branch_prefix", "merge_pull_request", number=1)
+
+
+async def test_refuses_symbolic_ref_alias_to_main(client, repo: Path, run_git) -> None:
+    """A branch under the prefix that is a symref to main would write main through it."""
+    run_git(repo, "symbolic-ref", "refs/heads/nightfix/alias", "refs/heads/main")
+    await refused(
+        client,
+        "protected_branch",
+        "commit_files",
+        branch="nightfix/alias",
+        changes=change("a.txt"),
+        message="m",
+    )
+    await refused(
+        client, "protected_branch", "create_branch", name="nightfix/alias", from_ref="main~1"
+    )
+
+
+async def test_refuses_protected_pattern_case_folded(repo: Path, run_git) -> None:
+    boundary = Boundary(protected=("nightfix/keep-*",))
+    backend = LocalBackend(repo, boundary)
+    with pytest.raises(RefusedError, match="rule protected_branch"):
+        backend.create_branch("nightfix/KEEP-this", run_git(repo, "rev-parse", "main"))

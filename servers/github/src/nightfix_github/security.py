@@ -44,6 +44,17 @@ def check_ref_safe(ref: str) -> None:
         raise RefusedError("unsafe_ref", f"ref {ref!r} is not a plain branch, tag or sha")
 
 
+def check_not_symbolic(name: str, target: str | None) -> None:
+    """A branch that is a symbolic ref writes through to its target: refuse it, whatever it is.
+
+    `target` is what the backend found the ref pointing at (None for an ordinary branch).
+    """
+    if target is not None:
+        raise RefusedError(
+            "protected_branch", f"{name!r} is a symbolic ref to {target!r}, not a plain branch"
+        )
+
+
 def check_branch_name(name: str) -> None:
     """A branch name git itself would accept (`git check-ref-format --branch`), conservatively."""
     check_ref_safe(name)
@@ -77,7 +88,7 @@ def check_branch_writable(name: str, boundary: Boundary, default_branch: str) ->
     if folded in {default_branch.casefold(), "head"} or name.casefold() == "head":
         raise RefusedError("protected_branch", f"{name!r} is the default branch {default_branch!r}")
     for pattern in boundary.protected:
-        if glob_match(pattern, short):
+        if glob_match(pattern, short, fold=True):
             raise RefusedError("protected_branch", f"{name!r} matches protected {pattern!r}")
     if short.startswith("refs/") or (name.startswith("refs/") and short == name):
         raise RefusedError("branch_prefix", f"{name!r} is not a branch under refs/heads/")

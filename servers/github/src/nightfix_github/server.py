@@ -1,5 +1,6 @@
 """The MCP tools: thin, typed wrappers over `RepoService`. Write tools exist only if allowed."""
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any, Literal
@@ -9,7 +10,7 @@ from fastmcp.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from .errors import RepoError
+from .errors import RefusedError, RepoError
 from .models import (
     Blame,
     BranchResult,
@@ -26,6 +27,8 @@ from .models import (
     SearchResult,
 )
 from .service import RepoService
+
+log = logging.getLogger("nightfix_github")
 
 READ = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -56,7 +59,11 @@ def domain_errors() -> Iterator[None]:
     """Turn domain errors into MCP tool errors with their message (rule name included)."""
     try:
         yield
+    except RefusedError as exc:
+        log.warning("refused rule=%s detail=%s", exc.rule, exc)
+        raise ToolError(str(exc)) from None
     except RepoError as exc:
+        log.info("tool error type=%s detail=%s", type(exc).__name__, exc)
         raise ToolError(str(exc)) from None
 
 

@@ -1,5 +1,6 @@
 """The logic behind the tools: boundary checks, paging and sanitising around one backend."""
 
+import logging
 from collections.abc import Mapping
 from typing import Literal
 
@@ -25,10 +26,12 @@ from .models import (
 from .paging import Cursor, page
 
 clean = security.sanitize_text
+log = logging.getLogger("nightfix_github")
 
 
 def _clean_pull(pull: PullRequest) -> PullRequest:
-    return pull.model_copy(update={"title": clean(pull.title), "body": clean(pull.body)})
+    fields = {k: clean(getattr(pull, k)) for k in ("title", "body", "head", "base")}
+    return pull.model_copy(update=fields)
 
 
 class RepoService:
@@ -125,7 +128,8 @@ class RepoService:
         _, commit = self._commit(b, ref)
         result = b.search(commit, query, regex, path_glob, limit)
         for m in result.matches:
-            m.text, m.context = clean(m.text), [clean(c) for c in m.context]
+            m.path, m.text = clean(m.path), clean(m.text)
+            m.context = [clean(c) for c in m.context]
         return result
 
     def list_commits(
@@ -171,6 +175,9 @@ class RepoService:
         security.check_branch_name(short)
         _, commit = self._commit(b, from_ref)
         created = b.create_branch(short, commit)
+        log.info(
+            "create_branch repo=%s branch=%s commit=%s created=%s", b.name, short, commit, created
+        )
         return BranchResult(name=short, commit=commit, created=created)
 
     def commit_files(
@@ -194,6 +201,14 @@ class RepoService:
         if parent is None:
             raise InvalidInputError(f"branch {short!r} does not exist; call create_branch first")
         commit = b.commit_files(short, parent, changes, message)
+        log.info(
+            "commit_files repo=%s branch=%s commit=%s parent=%s files=%s",
+            b.name,
+            short,
+            commit,
+            parent,
+            paths,
+        )
         return CommitResult(
             branch=short, commit=commit, parent=parent, files=paths, created=commit != parent
         )
@@ -215,7 +230,16 @@ class RepoService:
             raise InvalidInputError("the pull request title is empty")
         if b.branch_head(short) is None:
             raise InvalidInputError(f"branch {short!r} does not exist; create and commit first")
-        return _clean_pull(b.open_pull(short, base, title, body, draft))
+        pull = b.open_pull(short, base, title, body, draft)
+        log.info(
+            "open_pull_request repo=%s number=%s head=%s base=%s created=%s",
+            b.name,
+            pull.number,
+            short,
+            base,
+            pull.created,
+        )
+        return _clean_pull(pull)
 
     def comment_on_pull_request(self, repo: str | None, number: int, body: str) -> Comment:
         b = self.backend(repo)
@@ -223,7 +247,9 @@ class RepoService:
             raise InvalidInputError("the comment is empty")
         pull = b.get_pull(number)
         security.check_branch_writable(pull.head, self.boundary, b.default_branch())
-        return b.comment(number, body)
+        comment = b.comment(number, body)
+        log.info("comment_on_pull_request repo=%s number=%s", b.name, number)
+        return comment
 
     def merge_pull_request(self, repo: str | None, number: int) -> MergeResult:
         if not self.boundary.allow_merge:
@@ -231,4 +257,6 @@ class RepoService:
         b = self.backend(repo)
         pull = b.get_pull(number)
         security.check_branch_writable(pull.head, self.boundary, b.default_branch())
-        return b.merge_pull(number)
+        result = b.merge_pull(number)
+        log.warning("merge_pull_request repo=%s number=%s commit=%s", b.name, number, result.commit)
+        return result

@@ -197,8 +197,11 @@ class LocalBackend:
         return self.git.rev(f"refs/heads/{branch}")
 
     def _writable(self, branch: str) -> str:
+        """The boundary again, right where the ref is touched, plus what only git can tell."""
         short = security.check_branch_writable(branch, self.boundary, self.default_branch())
         self.git.run("check-ref-format", "--branch", short)
+        target = self.git.run("symbolic-ref", "--quiet", f"refs/heads/{short}", ok_codes=(0, 1))
+        security.check_not_symbolic(short, target.decode().strip() or None)
         return short
 
     def create_branch(self, branch: str, commit: str) -> bool:
@@ -206,7 +209,7 @@ class LocalBackend:
         existing = self.branch_head(short)
         if existing is None:
             try:
-                self.git.run("update-ref", f"refs/heads/{short}", commit, ZERO)
+                self.git.run("update-ref", "--no-deref", f"refs/heads/{short}", commit, ZERO)
                 return True
             except BackendError:
                 existing = self.branch_head(short)
@@ -258,9 +261,9 @@ class LocalBackend:
             "commit-tree", tree, "-p", parent, "-F", "-", input=message.encode(), env=env
         )
         new_sha = new.decode().strip()
-        security.check_branch_writable(short, self.boundary, self.default_branch())
+        self._writable(short)
         try:
-            self.git.run("update-ref", f"refs/heads/{short}", new_sha, parent)
+            self.git.run("update-ref", "--no-deref", f"refs/heads/{short}", new_sha, parent)
         except BackendError:
             raise ConflictError(
                 f"branch {short!r} moved while committing; read it again and retry"
