@@ -145,3 +145,30 @@ def stop_collector(c: Collector) -> str:
         c.proc.terminate()
         c.proc.wait(timeout=60)
     return c.proc.stderr.read().decode() if c.proc.stderr else ""
+
+
+def fill_store(db: Path, raw_events: list[dict[str, Any]], project: str = "app") -> None:
+    """Write events straight into a store, through the collector's own scrub/normalize/writer."""
+    from nightfix_errors.db import connect_rw
+    from nightfix_errors.ingest import WriterStats, write_batch
+    from nightfix_errors.normalize import normalize_event
+    from nightfix_errors.projects import create_project, get_project, list_projects
+    from nightfix_errors.scrub import Scrubber
+
+    conn = connect_rw(db)
+    try:
+        names = {p.name for p in list_projects(conn)}
+        proj = get_project(conn, project) if project in names else create_project(conn, project)
+        scrubber = Scrubber()
+        batch = [(proj.id, normalize_event(scrubber.scrub(e))) for e in raw_events]
+        write_batch(conn, batch, WriterStats())
+    finally:
+        conn.close()
+
+
+def js_event(**overrides: Any) -> dict[str, Any]:
+    event = json.loads((SAMPLES / "javascript.json").read_text())
+    event["exception"] = event.pop("sentry.interfaces.Exception")
+    event.update(platform="javascript", event_id=uuid.uuid4().hex, timestamp=time.time())
+    event.update(overrides)
+    return event

@@ -133,6 +133,11 @@ def collect(
     from nightfix_errors.collector import CollectorConfig, build_app
     from nightfix_errors.projects import ensure_default_project
 
+    # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that
+    # was there before it: make that a clean exit, so a stop exits 0 after the final commit
+    # (and a signal that arrives before uvicorn listens exits 0 at once).
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     for pattern in (*scrub_key, *scrub_value):
         try:
             re.compile(pattern)
@@ -152,10 +157,6 @@ def collect(
     )
     writer_db = connect_rw(path)
     key_db = connect_rw(path)
-    # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that
-    # was there before it: make that a no-op, so a clean stop exits 0 after the final commit.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: None)
     try:
         app = build_app(writer_db, key_db, config)
         log.info("event=listening url=http://%s:%d db=%s", host, port, path)
@@ -170,6 +171,10 @@ def collect(
     finally:
         writer_db.close()
         key_db.close()
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @main.group()
