@@ -394,3 +394,15 @@ def test_every_request_matches_a_documented_sentry_operation(
         assert req.method == "GET"  # read-only: nothing is ever changed in Sentry
         used_paths.add(re.sub(r"/\d+/|/[0-9a-f]{32}/", "/{id}/", req.path))
     assert len(used_paths) >= 6
+
+
+def test_a_redirect_is_not_followed_so_the_token_stays_with_sentry(
+    fake: FakeSentry, store: SentryStore
+) -> None:
+    thief = FakeSentry(token="nothing")
+    thief.start()
+    fake.fail_next(302, {"Location": f"{thief.url}/api/0/organizations/acme/issues/"})
+    with pytest.raises(BackendError, match="HTTP 302"):
+        store.list_issues(IssueFilter(), limit=5, cursor=None)
+    thief.stop()
+    assert thief.requests == []

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -218,3 +219,29 @@ def test_sqlite_store_file_is_untouched_by_sentry_mode(both: Any) -> None:
     _local, _remote, _fake, db_path = both
     with sqlite3.connect(db_path) as db:
         assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"SENTRY_AUTH_TOKEN": ""}, "SENTRY_AUTH_TOKEN"),
+        ({"SENTRY_AUTH_TOKEN": TOKEN, "SENTRY_URL": "http://sentry.example"}, "use https"),
+    ],
+)
+def test_serve_backend_sentry_misconfigured_fails_with_one_clear_line(
+    env: dict[str, str], words: str
+) -> None:
+    exe = shutil.which("nightfix-errors", path=str(Path(sys.executable).parent))
+    assert exe
+    done = subprocess.run(
+        [exe, "serve", "--backend", "sentry", "--org", "acme", "--project", "backend"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode != 0
+    assert words in done.stderr and "Traceback" not in done.stderr
+    assert TOKEN not in done.stderr + done.stdout
+    assert done.stdout == ""  # stdout is the MCP protocol: nothing else goes there
