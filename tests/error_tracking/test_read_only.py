@@ -23,9 +23,9 @@ def store(db_path: Path) -> SqliteStore:
 
 
 def test_write_through_the_serving_connection_fails(store: SqliteStore) -> None:
-    with pytest.raises(sqlite3.OperationalError, match="readonly|read-only"):
+    with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"):
         store.connection.execute("UPDATE issues SET status = 'resolved'")
-    with pytest.raises(sqlite3.OperationalError, match="readonly|read-only"):
+    with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"):
         store.connection.execute("DELETE FROM events")
 
 
