@@ -70,12 +70,14 @@ async def test_two_file_commit_and_pull_request_exact_requests(
     )
     api = "/repos/acme/shop"
     ref = f"{api}/git/ref/heads/nightfix/fix-1"
+    tree = fake_github.rev(f"{main}^{{tree}}")
     assert sent(fake_github, start) == [
         ("GET", f"{api}/commits/main"),  # resolve from_ref
         ("GET", ref),  # does the branch exist? (404)
         ("POST", f"{api}/git/refs"),
         ("GET", ref),  # commit_files: the branch head (parent)
         ("GET", f"{api}/git/commits/{main}"),  # its tree, for base_tree
+        ("GET", f"{api}/git/trees/{tree}"),  # modes, and no delete of a missing file
         ("POST", f"{api}/git/blobs"),  # one blob: the deletion needs none
         ("POST", f"{api}/git/trees"),
         ("POST", f"{api}/git/commits"),
@@ -91,7 +93,7 @@ async def test_two_file_commit_and_pull_request_exact_requests(
         {"ref": "refs/heads/nightfix/fix-1", "sha": main},
         {"content": "def total(items):\n    return 0\n", "encoding": "utf-8"},
         {
-            "base_tree": fake_github.rev(f"{main}^{{tree}}"),
+            "base_tree": tree,
             "tree": [
                 {"path": "app/cart.py", "mode": "100644", "type": "blob", "sha": blob_sha.strip()},
                 {"path": "README.md", "mode": "100644", "type": "blob", "sha": None},
@@ -232,3 +234,31 @@ async def test_refuses_workflow_write_on_existing_branch_sends_nothing(
             },
         )
     assert len(fake_github.writes) == before
+
+
+async def test_commit_keeps_executable_bit_and_refuses_missing_delete_before_writing(
+    gh_client, fake_github: FakeGitHub
+) -> None:
+    await call(gh_client, "create_branch", name="nightfix/x", from_ref="main")
+    before = len(fake_github.writes)
+    with pytest.raises(ToolError, match="does not exist on the branch"):
+        await gh_client.call_tool(
+            "commit_files",
+            {
+                "branch": "nightfix/x",
+                "message": "m",
+                "changes": [
+                    {"path": "ok.txt", "content": "ok"},
+                    {"path": "nope.txt", "content": None},
+                ],
+            },
+        )
+    assert len(fake_github.writes) == before
+    out = await call(
+        gh_client,
+        "commit_files",
+        branch="nightfix/x",
+        message="m",
+        changes=[{"path": "run.sh", "content": "#!/bin/sh\necho fixed\n"}],
+    )
+    assert fake_github.git("ls-tree", out["commit"], "run.sh").startswith("100755")

@@ -211,13 +211,15 @@ class GitHubBackend:
         paths = [security.check_path_writable(c.path, self.boundary) for c in changes]
         try:
             parent_commit = self.repo.get_git_commit(parent)
+            modes = self._check_shapes(parent_commit.tree.sha, paths, changes)
             elements = []
             for path, change in zip(paths, changes, strict=True):
+                mode = modes.get(path, "100644")
                 if change.content is None:
-                    elements.append(InputGitTreeElement(path, "100644", "blob", sha=None))
+                    elements.append(InputGitTreeElement(path, mode, "blob", sha=None))
                 else:
                     blob = self.repo.create_git_blob(change.content, "utf-8")
-                    elements.append(InputGitTreeElement(path, "100644", "blob", sha=blob.sha))
+                    elements.append(InputGitTreeElement(path, mode, "blob", sha=blob.sha))
             tree = self.repo.create_git_tree(elements, parent_commit.tree)
             if tree.sha == parent_commit.tree.sha:
                 return parent
@@ -230,6 +232,27 @@ class GitHubBackend:
         except GithubException as exc:
             raise _fail(exc, f"commit to {short!r}") from None
         return str(commit.sha)
+
+    def _check_shapes(
+        self, tree_sha: str, paths: list[str], changes: list[FileChange]
+    ) -> dict[str, str]:
+        """Before any write: refuse deleting a missing file and file/directory clashes."""
+        entries = {e.path: e for e in self.repo.get_git_tree(tree_sha, recursive=True).tree}
+        modes = {}
+        for path, change in zip(paths, changes, strict=True):
+            entry = entries.get(path)
+            if entry is not None and entry.type == "tree":
+                raise InvalidInputError(f"{path!r} is a directory; change the files inside it")
+            parts = path.split("/")
+            for i in range(1, len(parts)):
+                parent = entries.get("/".join(parts[:i]))
+                if parent is not None and parent.type == "blob":
+                    raise InvalidInputError(f"{path!r} lies under a file, not a directory")
+            if change.content is None and entry is None:
+                raise NotFoundError(f"cannot delete {path!r}: it does not exist on the branch")
+            if entry is not None and entry.mode == "100755":
+                modes[path] = entry.mode
+        return modes
 
     # -- pull requests ----------------------------------------------------------------------
     def _pull(self, pr: Any, created: bool = False) -> PullRequest:
