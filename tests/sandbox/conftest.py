@@ -43,6 +43,12 @@ def make_repo(path: Path, files: dict[str, str]) -> Path:
     return path
 
 
+@pytest.fixture(name="make_repo")
+def make_repo_fixture() -> object:
+    """The `make_repo` helper, for tests that need their own repository."""
+    return make_repo
+
+
 @pytest.fixture(scope="session")
 def sandbox_image() -> str:
     """The base image, built once (offline) exactly as CI and `make test` build it."""

@@ -174,7 +174,7 @@ def test_check_container_hardened_refuses_root_user_and_host_mount() -> None:
 
 @pytest.mark.parametrize("timeout", [0, -1, 601])
 def test_check_timeout_refuses_unbounded_commands(timeout: int) -> None:
-    with pytest.raises(SecurityError, match="1..600"):
+    with pytest.raises(SecurityError, match=r"1\.\.600"):
         check_timeout(timeout, 600)
 
 

@@ -62,7 +62,17 @@ def main(verbose: bool) -> None:
     """Hardened, network-less Docker sandboxes for AI agents, as an MCP server.
 
     Logs go to stderr as JSON lines; stdout belongs to the MCP protocol.
-    Exit codes: 0 ok, 1 a domain error (one line on stderr), 2 bad usage.
+
+    \b
+    Exit codes:
+      0  success
+      1  a domain error (one clear line on stderr)
+      2  bad usage
+
+    \b
+    Examples:
+      nightfix-sandbox image build --offline --if-missing
+      nightfix-sandbox serve --source app=/srv/repos/app --pool-size 2
     """
     _setup_logging(verbose)
 
@@ -179,7 +189,10 @@ def serve(
     """
     from pydantic import ValidationError
 
+    from nightfix_sandbox.errors import ImageError
+    from nightfix_sandbox.image import image_exists
     from nightfix_sandbox.server import build_server
+    from nightfix_sandbox.sources import SourceRegistry
 
     try:
         limits = Limits(
@@ -199,7 +212,11 @@ def serve(
             test_command=test_command,
             install_deps=not no_deps,
         )
-        _docker()
+        SourceRegistry(config.sources)  # refuses paths that are not git repositories
+        if not image_exists(_docker(), config.image):
+            raise ImageError(
+                f"image {config.image} not found: run `nightfix-sandbox image build --offline`"
+            )
     except ValidationError as exc:
         first = exc.errors()[0]
         raise click.ClickException(f"bad configuration: {first['msg']}") from None

@@ -33,6 +33,7 @@ from nightfix_sandbox.models import (
 from nightfix_sandbox.service import SandboxService
 
 T = TypeVar("T")
+Id = Annotated[str, Field(description="Id returned by create_sandbox.")]
 
 
 def _hints(read_only: bool, destructive: bool, idempotent: bool) -> ToolAnnotations:
@@ -94,8 +95,6 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         if "svc" not in holder:
             raise ToolError("the sandbox service is not running")
         return holder["svc"]
-
-    Id = Annotated[str, Field(description="Id returned by create_sandbox.")]
 
     @mcp.tool(annotations=WRITE)
     @_domain

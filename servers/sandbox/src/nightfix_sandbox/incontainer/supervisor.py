@@ -159,8 +159,15 @@ while sel.get_map():
             bufs[key.fd].add(data)
         else:
             sel.unregister(key.fd)
-if timed_out:
-    for _ in range(5):
+forked_too_much = pid_limit_hits() > pids0
+if timed_out or forked_too_much:
+    # A command that hit the pids limit (a fork bomb) dies with its whole tree, even
+    # when its first process already returned and the rest runs in the background.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    for _ in range(20):
         if not kill_tagged():
             break
         time.sleep(0.05)
@@ -186,7 +193,7 @@ print(
             "stdout": base64.b64encode(out).decode(),
             "stderr": base64.b64encode(err).decode(),
             "timed_out": timed_out,
-            "killed": timed_out or code < 0 or reason == "oom",
+            "killed": timed_out or forked_too_much or code < 0 or reason == "oom",
             "reason": reason,
             "truncated": t1 or t2,
             "duration_s": round(time.monotonic() - start, 3),

@@ -1,0 +1,60 @@
+"""The command line: documented help, idempotent image build, one-line domain errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = str(Path(sys.executable).parent / "nightfix-sandbox")
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_help_reads_like_documentation() -> None:
+    top = _run("--help")
+    assert top.returncode == 0 and "Exit codes" in top.stdout
+    serve = _run("serve", "--help")
+    for flag in ("--source", "--pool-size", "--pids-limit", "--memory-mb", "--idle-ttl"):
+        assert flag in serve.stdout
+    build = _run("image", "build", "--help")
+    assert "--offline" in build.stdout and "debootstrap" in build.stdout
+
+
+@pytest.mark.docker
+def test_image_build_if_missing_is_idempotent(sandbox_image: str) -> None:
+    res = _run("image", "build", "--offline", "--if-missing", "--name", sandbox_image)
+    assert res.returncode == 0
+    assert "already exists" in res.stderr and res.stdout == ""
+
+
+@pytest.mark.docker
+def test_serve_refuses_looser_limits_in_one_line(calc_repo: Path) -> None:
+    res = _run("serve", "--source", f"calc={calc_repo}", "--pids-limit", "100000")
+    assert res.returncode == 1
+    assert "limits can only be made stricter" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_serve_refuses_malformed_source_flag() -> None:
+    res = _run("serve", "--source", "no-equals")
+    assert res.returncode == 1 and "expected NAME=PATH" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+@pytest.mark.docker
+def test_serve_refuses_source_that_is_not_a_git_repo(tmp_path: Path) -> None:
+    res = subprocess.run(
+        [BIN, "serve", "--source", f"x={tmp_path}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert res.returncode == 1 and "is not a git repository" in res.stderr
+    assert "Traceback" not in res.stderr

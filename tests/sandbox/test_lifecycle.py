@@ -1,0 +1,75 @@
+"""Orphans from a crashed server are removed at start; dependency images are built once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+import pytest
+
+from nightfix_sandbox.config import LABEL, SandboxConfig
+from nightfix_sandbox.deps import DependencyImages, requirements_from
+from nightfix_sandbox.service import SandboxService
+
+pytestmark = pytest.mark.docker
+
+
+def test_orphans_of_a_dead_server_are_removed_but_live_ones_kept(
+    service: SandboxService, docker_client: docker.DockerClient, sandbox_image: str
+) -> None:
+    name = "nightfix-0rphan0rphan0"
+    labels = {LABEL: "1", f"{LABEL}.owner": "999999999:1"}  # a pid that cannot exist
+    docker_client.volumes.create(name=name, labels=labels)
+    docker_client.volumes.create(name="nightfix-0rphanv0lume", labels=labels)  # no container
+    docker_client.containers.create(
+        sandbox_image, ["sleep", "1"], name=name, labels=labels, network_mode="none"
+    )
+    mine = service.create("calc").sandbox_id
+    try:
+        assert service.backend.remove_orphans() >= 2
+        assert not docker_client.containers.list(all=True, filters={"name": name})
+        volumes = {v.name for v in docker_client.volumes.list()}
+        assert name not in volumes and "nightfix-0rphanv0lume" not in volumes
+        assert service.exec(mine, "true").exit_code == 0  # our own sandbox survived
+    finally:
+        service.destroy(mine)
+
+
+def test_requirements_from_reads_requirements_and_pyproject() -> None:
+    files = {
+        "pyproject.toml": b'[project]\nname="x"\ndependencies=["six>=1.16"]\n'
+        b'[project.optional-dependencies]\ntest=["iniconfig"]\ndocs=["sphinx"]\n',
+        "requirements-dev.txt": b"# comment\nsix>=1.16\n-e .\nattrs  # trailing\n",
+    }
+    assert requirements_from(files) == ["attrs", "iniconfig", "six>=1.16"]
+    assert requirements_from({}) == []
+
+
+def test_repo_with_requirements_gets_cached_dependency_image(
+    tmp_path: Path, docker_client: docker.DockerClient, sandbox_image: str, make_repo: object
+) -> None:
+    repo = make_repo(
+        tmp_path / "deps",
+        {  # type: ignore[operator]
+            "requirements.txt": "six==1.16.0\n",
+            "test_six.py": "import six\n\n\ndef test_six():\n    assert six.PY3\n",
+        },
+    )
+    deps = DependencyImages(docker_client, sandbox_image)
+    from nightfix_sandbox.backends.docker_backend import DockerBackend
+
+    config = SandboxConfig(sources={"deps": str(repo)}, image=sandbox_image, pool_size=0)
+    backend = DockerBackend(docker_client, config.limits)
+    svc = SandboxService(config, backend, deps)
+    try:
+        first = svc.create("deps")
+        assert first.image.startswith("nightfix-sandbox-deps:")
+        report = svc.run_tests(first.sandbox_id)
+        assert (report.passed, report.failed) == (1, 0), report.output_tail
+        second = svc.create("deps")
+        assert second.image == first.image  # built once, cached by the dependency hash
+        probe = svc.exec(second.sandbox_id, "python -m pip install six 2>&1 | tail -1")
+        assert probe.exit_code == 0 and "six" in probe.stdout  # satisfied; no index needed
+    finally:
+        svc.close()
+        backend.close()
