@@ -13,17 +13,27 @@ OpenAPI file. Failures (401, 403, 404, 429, 5xx) can be injected for the next re
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
 import threading
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from fake_sentry_shapes import (
+    Issue,
+    api_event,
+    culprit_of,
+    grouping_hash,
+    iso,
+    issue_tags,
+    substatus_of,
+    title_and_metadata,
+)
 
 ORG_ISSUES = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/issues/$")
 ORG_ISSUE = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/issues/(?P<issue>[^/]+)/$")
@@ -45,191 +55,13 @@ class Recorded:
     headers: dict[str, str]
 
 
-@dataclass
-class _Issue:
-    id: str
-    project: str
-    fingerprint: str
-    title: str
-    culprit: str
-    level: str
-    metadata: dict[str, Any]
-    platform: str
-    status: str = "unresolved"
-    substatus: str | None = "new"
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-
-def iso(ts: datetime) -> str:
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _exceptions(raw: dict[str, Any]) -> list[dict[str, Any]]:
-    exc = raw.get("exception") or raw.get("sentry.interfaces.Exception") or {}
-    values = exc.get("values") if isinstance(exc, dict) else exc
-    return list(values or [])
-
-
-def _frames(exc: dict[str, Any]) -> list[dict[str, Any]]:
-    return list((exc.get("stacktrace") or {}).get("frames") or [])
-
-
-def _grouping_hash(raw: dict[str, Any]) -> str:
-    fp = raw.get("fingerprint")
-    if fp and fp != ["{{ default }}"]:
-        parts = [str(p) for p in fp]
-    else:
-        parts = []
-        for exc in _exceptions(raw):
-            parts.append(str(exc.get("type")))
-            for fr in _frames(exc):
-                if fr.get("in_app"):
-                    parts.append(f"{fr.get('module') or fr.get('filename')}:{fr.get('function')}")
-        if not parts:
-            parts = [str(raw.get("message") or raw.get("logentry") or "")]
-    return hashlib.md5("\n".join(parts).encode()).hexdigest()
-
-
-def _title_and_metadata(raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    excs = _exceptions(raw)
-    if excs:
-        last = excs[-1]
-        meta: dict[str, Any] = {"type": last.get("type"), "value": last.get("value")}
-        frames = _frames(last)
-        if frames:
-            meta["filename"] = frames[-1].get("filename")
-            meta["function"] = frames[-1].get("function")
-        title = f"{last.get('type')}: {last.get('value')}" if last.get("value") else last["type"]
-        return title, meta
-    message = raw.get("message") or (raw.get("logentry") or {}).get("formatted") or "<no message>"
-    return str(message), {"title": str(message)}
-
-
-def _culprit(raw: dict[str, Any]) -> str:
-    if raw.get("culprit"):
-        return str(raw["culprit"])
-    for exc in reversed(_exceptions(raw)):
-        for fr in reversed(_frames(exc)):
-            if fr.get("in_app"):
-                return f"{fr.get('module') or fr.get('filename')} in {fr.get('function')}"
-    return raw.get("transaction") or ""
-
-
-def _api_frame(fr: dict[str, Any]) -> dict[str, Any]:
-    lineno = fr.get("lineno")
-    context: list[list[Any]] = []
-    if lineno is not None and fr.get("context_line") is not None:
-        pre = fr.get("pre_context") or []
-        post = fr.get("post_context") or []
-        context = [[lineno - len(pre) + i, line] for i, line in enumerate(pre)]
-        context.append([lineno, fr["context_line"]])
-        context += [[lineno + 1 + i, line] for i, line in enumerate(post)]
-    return {
-        "filename": fr.get("filename"),
-        "absPath": fr.get("abs_path"),
-        "module": fr.get("module"),
-        "package": fr.get("package"),
-        "platform": fr.get("platform"),
-        "instructionAddr": None,
-        "symbolAddr": None,
-        "function": fr.get("function"),
-        "rawFunction": None,
-        "symbol": None,
-        "context": context,
-        "lineNo": lineno,
-        "colNo": fr.get("colno"),
-        "inApp": bool(fr.get("in_app")),
-        "trust": None,
-        "errors": None,
-        "lock": None,
-        "sourceLink": None,
-        "vars": fr.get("vars"),
-    }
-
-
-def _pairs(value: Any) -> Any:
-    if isinstance(value, dict):
-        return [[k, v] for k, v in value.items()]
-    return value
-
-
-def _entries(raw: dict[str, Any]) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = []
-    excs = _exceptions(raw)
-    if excs:
-        values = []
-        for exc in excs:
-            st = exc.get("stacktrace")
-            values.append(
-                {
-                    "type": exc.get("type"),
-                    "value": exc.get("value"),
-                    "module": exc.get("module"),
-                    "mechanism": exc.get("mechanism"),
-                    "threadId": None,
-                    "rawStacktrace": None,
-                    "stacktrace": None
-                    if st is None
-                    else {
-                        "frames": [_api_frame(f) for f in _frames(exc)],
-                        "framesOmitted": None,
-                        "registers": None,
-                        "hasSystemFrames": any(not f.get("in_app") for f in _frames(exc)),
-                    },
-                }
-            )
-        entries.append(
-            {
-                "type": "exception",
-                "data": {"values": values, "excOmitted": None, "hasSystemFrames": True},
-            }
-        )
-    crumbs = (raw.get("breadcrumbs") or {}).get("values") if raw.get("breadcrumbs") else None
-    if crumbs:
-        entries.append({"type": "breadcrumbs", "data": {"values": crumbs}})
-    req = raw.get("request")
-    if req:
-        entries.append(
-            {
-                "type": "request",
-                "data": {
-                    "url": req.get("url"),
-                    "method": req.get("method"),
-                    "query": _pairs(req.get("query_string") or []),
-                    "fragment": None,
-                    "data": req.get("data"),
-                    "headers": _pairs(req.get("headers") or {}),
-                    "cookies": _pairs(req.get("cookies") or {}),
-                    "env": req.get("env"),
-                    "inferredContentType": None,
-                    "apiTarget": None,
-                },
-            }
-        )
-    message = raw.get("message") or (raw.get("logentry") or {}).get("formatted")
-    if message:
-        entries.append({"type": "message", "data": {"formatted": message}})
-    return entries
-
-
-def _tags(raw: dict[str, Any]) -> list[dict[str, str]]:
-    tags = raw.get("tags") or {}
-    items = tags.items() if isinstance(tags, dict) else [tuple(t) for t in tags]
-    out = {str(k): str(v) for k, v in items}
-    out.setdefault("level", raw.get("level") or "error")
-    for key in ("environment", "release", "transaction", "server_name"):
-        if raw.get(key):
-            out[key] = str(raw[key])
-    return [{"key": k, "value": v} for k, v in sorted(out.items())]
-
-
 class FakeSentry:
     """In-memory Sentry: `ingest` SDK events, serve them over the REST API."""
 
     def __init__(self, token: str = "test-token", org: str = "acme") -> None:
         self.token = token
         self.org = org
-        self.issues: dict[str, _Issue] = {}
+        self.issues: dict[str, Issue] = {}
         self.requests: list[Recorded] = []
         self._next_failure: list[tuple[int, dict[str, str], str]] = []
         self._projects: dict[str, str] = {}
@@ -243,7 +75,7 @@ class FakeSentry:
     ) -> tuple[str, str]:
         received = received or datetime.now(UTC)
         pid = self._projects.setdefault(project, str(len(self._projects) + 1))
-        fingerprint = _grouping_hash(raw)
+        fingerprint = grouping_hash(raw)
         with self._lock:
             issue = next(
                 (
@@ -253,14 +85,14 @@ class FakeSentry:
                 ),
                 None,
             )
-            title, metadata = _title_and_metadata(raw)
+            title, metadata = title_and_metadata(raw)
             if issue is None:
-                issue = _Issue(
+                issue = Issue(
                     id=str(1000 + len(self.issues) + 1),
                     project=project,
                     fingerprint=fingerprint,
                     title=title,
-                    culprit=_culprit(raw),
+                    culprit=culprit_of(raw),
                     level=raw.get("level") or "error",
                     metadata=metadata,
                     platform=raw.get("platform") or "other",
@@ -269,61 +101,11 @@ class FakeSentry:
             else:
                 if issue.status == "resolved":
                     issue.status, issue.substatus = "unresolved", "regressed"
-                issue.title, issue.metadata, issue.culprit = title, metadata, _culprit(raw)
+                issue.title, issue.metadata, issue.culprit = title, metadata, culprit_of(raw)
             event_id = str(raw.get("event_id") or uuid.uuid4().hex).replace("-", "")
-            event = self._api_event(raw, issue, pid, event_id, received)
+            event = api_event(raw, issue, pid, event_id, received)
             issue.events.append(event)
         return issue.id, event_id
-
-    def _api_event(
-        self, raw: dict[str, Any], issue: _Issue, pid: str, event_id: str, received: datetime
-    ) -> dict[str, Any]:
-        ts = raw.get("timestamp")
-        if isinstance(ts, int | float):
-            created = datetime.fromtimestamp(ts, UTC)
-        elif isinstance(ts, str):
-            created = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-        else:
-            created = received
-        release = raw.get("release")
-        return {
-            "id": event_id,
-            "groupID": issue.id,
-            "eventID": event_id,
-            "projectID": pid,
-            "message": raw.get("message") or "",
-            "title": issue.title,
-            "location": issue.metadata.get("filename"),
-            "culprit": _culprit(raw),
-            "user": raw.get("user"),
-            "tags": _tags(raw),
-            "platform": raw.get("platform") or "other",
-            "dateReceived": iso(received),
-            "dateCreated": iso(created),
-            "contexts": raw.get("contexts") or {},
-            "size": len(json.dumps(raw)),
-            "entries": _entries(raw),
-            "dist": raw.get("dist"),
-            "sdk": raw.get("sdk"),
-            "context": raw.get("extra") or {},
-            "packages": raw.get("modules") or {},
-            "type": "error" if _exceptions(raw) else "default",
-            "metadata": issue.metadata,
-            "errors": [],
-            "occurrence": None,
-            "_meta": {},
-            "crashFile": None,
-            "fingerprints": [issue.fingerprint],
-            "groupingConfig": {"id": "newstyle:2023-01-11", "enhancements": ""},
-            "release": None if release is None else {"version": release, "id": 1},
-            "userReport": None,
-            "sdkUpdates": [],
-            "resolvedWith": [],
-            "nextEventID": None,
-            "previousEventID": None,
-            "_received": received,
-            "_created": created,
-        }
 
     def fail_next(self, status: int, headers: dict[str, str] | None = None, body: str = "") -> None:
         self._next_failure.append((status, headers or {}, body or json.dumps({"detail": "x"})))
@@ -332,7 +114,7 @@ class FakeSentry:
     def _project_obj(self, slug: str) -> dict[str, Any]:
         return {"id": self._projects[slug], "name": slug, "slug": slug, "platform": "python"}
 
-    def issue_json(self, issue: _Issue, detail: bool = False) -> dict[str, Any]:
+    def issue_json(self, issue: Issue, detail: bool = False) -> dict[str, Any]:
         evs = issue.events
         users = {json.dumps(e["user"], sort_keys=True) for e in evs if e.get("user")}
         now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -352,7 +134,7 @@ class FakeSentry:
             "level": issue.level,
             "status": issue.status,
             "statusDetails": {},
-            "substatus": self._substatus(issue),
+            "substatus": substatus_of(issue),
             "isPublic": False,
             "platform": issue.platform,
             "priority": "high",
@@ -386,37 +168,10 @@ class FakeSentry:
                     "participants": [],
                     "firstRelease": {"version": releases[0]} if releases else None,
                     "lastRelease": {"version": releases[-1]} if releases else None,
-                    "tags": self._issue_tags(issue),
+                    "tags": issue_tags(issue),
                 }
             )
         return body
-
-    @staticmethod
-    def _substatus(issue: _Issue) -> str | None:
-        """Sentry keeps an unresolved issue `new` for its first 7 days, then `ongoing`."""
-        first = min(e["_created"] for e in issue.events)
-        if issue.substatus == "new" and first < datetime.now(UTC) - timedelta(days=7):
-            return "ongoing"
-        return issue.substatus if issue.status == "unresolved" else None
-
-    def _issue_tags(self, issue: _Issue) -> list[dict[str, Any]]:
-        counts: dict[str, dict[str, int]] = {}
-        for e in issue.events:
-            for t in e["tags"]:
-                counts.setdefault(t["key"], {}).setdefault(t["value"], 0)
-                counts[t["key"]][t["value"]] += 1
-        return [
-            {
-                "key": k,
-                "name": k.title(),
-                "totalValues": sum(v.values()),
-                "topValues": [
-                    {"key": k, "value": val, "name": val, "count": n}
-                    for val, n in sorted(v.items())
-                ],
-            }
-            for k, v in sorted(counts.items())
-        ]
 
     @staticmethod
     def public_event(event: dict[str, Any], full: bool = True) -> dict[str, Any]:
@@ -543,13 +298,13 @@ class FakeSentry:
         if org != self.org:
             raise LookupError(org)
 
-    def _issue(self, issue_id: str) -> _Issue:
+    def _issue(self, issue_id: str) -> Issue:
         if issue_id not in self.issues:
             raise LookupError(issue_id)
         return self.issues[issue_id]
 
     @staticmethod
-    def _pick_event(issue: _Issue, which: str) -> dict[str, Any]:
+    def _pick_event(issue: Issue, which: str) -> dict[str, Any]:
         by_time = sorted(issue.events, key=lambda e: e["_created"])
         if which == "latest":
             return by_time[-1]
