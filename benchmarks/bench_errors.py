@@ -36,6 +36,7 @@ from mcp.client.stdio import stdio_client
 sys.path.insert(0, str(Path(__file__).parent))
 import errors_capture as cap
 import errors_peers as peers
+import errors_profile as prof
 
 from nightfix_errors.db import connect_rw
 from nightfix_errors.ingest import WriterStats, write_batch
@@ -280,6 +281,7 @@ def main() -> None:
     nf = ingest_nightfix(envelopes, warm, args.concurrency)
     sp = ingest_spotlight(exe, envelopes, warm, args.concurrency)
     out["ingest"] = {"nightfix": nf, "spotlight": sp}
+    out["stages_us"] = prof.stage_costs(envelopes[:2000])
 
     print("answers for one error (1 and 3 occurrences) ...")
     checkout = [
@@ -355,6 +357,8 @@ def report(out: dict[str, Any], sizes: list[int], encoding: str) -> None:
             "",
         )
     )
+    stages = ", ".join(f"{k} {v:.0f}" for k, v in out["stages_us"].items())
+    print(f"collector CPU per event by stage (us, in process): {stages}")
     print()
     for n in (1, 3):
         a = out["answers"][f"nightfix get_issue x{n}"]
