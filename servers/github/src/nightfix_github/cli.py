@@ -85,7 +85,13 @@ def main(log_level: str) -> None:
     metavar="GLOB",
     help=f"Extra path globs no commit may touch (always: {', '.join(DEFAULT_FORBID)}).",
 )
-@click.option("--max-file-bytes", default=1_000_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--max-file-bytes",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Largest file one commit may write (UTF-8 bytes).",
+)
 @click.option(
     "--max-files",
     default=50,
@@ -118,12 +124,26 @@ def serve(
     host: str,
     port: int,
 ) -> None:
-    """Run the MCP server (stdio by default) on local repositories or GitHub repositories."""
+    """Run the MCP server (stdio by default) for local or GitHub repositories.
+
+    Reads are open; writes go only to branches under --branch-prefix, never to the default
+    branch or a --protected pattern, fast-forward only, and never to paths under a --forbid
+    glob (.github/workflows/** always). A refused call is a tool error naming its rule.
+
+    \b
+    Examples:
+      nightfix-github serve --local ~/src/shop
+      nightfix-github serve --local ~/src/shop --read-only
+      GITHUB_TOKEN=... nightfix-github serve --repo acme/shop --protected 'release/*'
+      nightfix-github serve --local . --transport http --port 8765
+    """
     if not local and not repos:
         raise click.UsageError("give --local PATH or --repo OWNER/NAME")
     from .server import build_server
     from .service import RepoService
 
+    if not branch_prefix.strip("/") or branch_prefix.startswith(("-", "refs/")):
+        raise click.BadParameter("give a prefix such as 'nightfix/'", param_hint="--branch-prefix")
     boundary = Boundary(
         branch_prefix=branch_prefix,
         protected=protected,
