@@ -54,14 +54,20 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def make_repo(dest: Path) -> Path:
-    """Copy the service into ``dest`` (replacing it) and commit it on ``main``."""
+def make_repo(dest: Path, detach: bool = False) -> Path:
+    """Copy the service into ``dest`` (replacing it) and commit it on ``main``.
+
+    ``detach`` leaves HEAD detached, like a served repository nobody works in: the local
+    repository server merges only into a branch that is not checked out.
+    """
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(SERVICE, dest, ignore=shutil.ignore_patterns(*NOT_IN_REPO))
     git(dest, "init", "-q", "-b", "main")
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", "checkout service 1.4.2")
+    if detach:
+        git(dest, "checkout", "-q", "--detach")
     return dest
 
 
@@ -209,3 +215,28 @@ def write_policy(
     path = directory / f"policy-phase-{phase}.yaml"
     path.write_text(yaml.safe_dump(policy, sort_keys=False))
     return path
+
+
+def wait_for_issue(errors_db: Path, min_events: int = 5, timeout: float = 30) -> dict[str, Any]:
+    """Poll the error store over MCP (``nightfix-errors serve``) until the bug's issue has
+    at least ``min_events`` events committed; returns the issue summary."""
+    import asyncio
+
+    from nightfix.policy import ServerSpec
+    from nightfix.servers import ServerPool
+
+    spec = ServerSpec(command=[tool("nightfix-errors"), "serve", "--db", str(errors_db)])
+
+    async def poll() -> dict[str, Any]:
+        async with ServerPool({"errors": spec}, errlog=subprocess.DEVNULL) as pool:
+            deadline = time.monotonic() + timeout
+            while True:
+                page = await pool.call("errors", "list_issues", {"sort": "freq", "limit": 5})
+                for issue in page.get("issues", []):
+                    if "ConnectionPoolExhausted" in issue["title"] and issue["count"] >= min_events:
+                        return dict(issue)
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no ConnectionPoolExhausted issue in {errors_db}")
+                await asyncio.sleep(0.3)
+
+    return asyncio.run(poll())

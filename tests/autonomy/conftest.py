@@ -1,4 +1,5 @@
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,3 +52,26 @@ def webhook() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver()
     yield receiver
     receiver.close()
+
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from autonomy_support import demo_env, left_behind, sandbox_containers  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def errors_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A collector store holding the checkout bug, reported by the real sentry-sdk."""
+    base = tmp_path_factory.mktemp("errors")
+    repo = demo_env.make_repo(base / "traffic-repo")
+    with demo_env.Collector(base / "errors.db") as collector:
+        demo_env.drive_traffic(repo, collector.dsn, min_errors=8)
+        demo_env.wait_for_issue(base / "errors.db", min_events=5)
+    return base / "errors.db"
+
+
+@pytest.fixture
+def no_leaks() -> Iterator[None]:
+    before = sandbox_containers()
+    yield
+    assert left_behind(before) == []

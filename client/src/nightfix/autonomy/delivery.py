@@ -26,6 +26,7 @@ from nightfix.autonomy import approvals, diffs
 from nightfix.autonomy.tools import ToolCaller
 from nightfix.autonomy.verification import EventSink
 from nightfix.autonomy.watch_state import WatchState, iso, now_utc
+from nightfix.errors import ToolCallError
 from nightfix.policy import Policy
 
 log = logging.getLogger("nightfix.delivery")
@@ -168,10 +169,11 @@ class Delivery:
     async def open_pull_request(self, run: dict[str, Any]) -> dict[str, Any]:
         branch = branch_name(self.policy, str(run["issue_id"]))
         repo = self.repo_args()
-        made = await self.caller.call(
-            "github", "create_branch", {"name": branch, "from_ref": run["base_commit"], **repo}
-        )
-        self.emit("branch", made)
+        if await self.branch_head(branch) is None:
+            made = await self.caller.call(
+                "github", "create_branch", {"name": branch, "from_ref": run["base_commit"], **repo}
+            )
+            self.emit("branch", made)
         changes = [{"path": p, "content": c} for p, c in sorted((run.get("files") or {}).items())]
         message = f"{pr_title(run)}\n\nnightfix run {run['run_id']}, issue {run['issue_id']}."
         commit = await self.caller.call(
@@ -201,6 +203,17 @@ class Delivery:
             fields["pr_opened_at"] = iso(now_utc())
         self.state.update(run["run_id"], **fields)
         return pull
+
+    async def branch_head(self, branch: str) -> str | None:
+        """The branch's head commit, or ``None`` when it does not exist (yet)."""
+        try:
+            found = await self.caller.call(
+                "github", "list_commits", {"ref": branch, "limit": 1, **self.repo_args()}
+            )
+        except ToolCallError:
+            return None
+        commits = found.get("commits") or []
+        return str(commits[0]["sha"]) if commits else None
 
     async def maybe_merge(self, run: dict[str, Any], outcome: Outcome) -> None:
         ok, why = low_risk(self.policy, run)
