@@ -122,3 +122,14 @@ async def test_missing_file_and_ref_are_clear_errors(client) -> None:
         await client.call_tool("read_file", {"path": "README.md", "ref": "nope"})
     with pytest.raises(ToolError, match="is a directory"):
         await client.call_tool("read_file", {"path": "app"})
+
+
+async def test_giant_single_line_is_cut_visibly_not_silently(client, repo: Path, run_git) -> None:
+    (repo / "app.min.js").write_text("x" * 200_000 + "\nsecond\n")
+    run_git(repo, "add", "app.min.js")
+    run_git(repo, "commit", "-qm", "minified")
+    first = await call(client, "read_file", path="app.min.js")
+    assert first["content"].endswith("… [line 1 cut: 200001 characters]\n")
+    assert (first["end_line"], first["total_lines"]) == (1, 2)
+    second = await call(client, "read_file", path="app.min.js", cursor=first["next_cursor"])
+    assert second["content"] == "second\n" and second["next_cursor"] is None

@@ -170,6 +170,8 @@ def _backends(
     backends: dict[str, Any] = {}
     for path in local:
         backend = LocalBackend(path, boundary, default)
+        if backend.name in backends:
+            raise click.UsageError(f"two local repositories are named {backend.name!r}")
         backends[backend.name] = backend
     if repos:
         from .backends.github import GitHubBackend
@@ -178,7 +180,9 @@ def _backends(
         if not token:
             raise click.UsageError("--repo needs a token in GITHUB_TOKEN")
         base_url = os.environ.get("GITHUB_API_URL", "https://api.github.com")
-        for name in repos:
+        for name in dict.fromkeys(repos):
+            if name in backends:
+                raise click.UsageError(f"{name!r} is served twice")
             backends[name] = GitHubBackend.connect(name, boundary, token, base_url)
     return backends
 

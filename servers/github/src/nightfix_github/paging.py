@@ -38,7 +38,8 @@ class Cursor:
 def page(lines: list[str], start: int, end: int | None) -> tuple[str, int, int, bool]:
     """Lines start..end (1-based, inclusive) cut at PAGE_LINES / PAGE_CHARS.
 
-    Returns (text, first line, last line, more) where `more` says a next page exists.
+    Returns (text, first line, last line, more) where `more` says a next page exists. A single
+    line longer than a page is the one thing cut, with a visible marker saying so.
     """
     total = len(lines)
     last = total if end is None else min(end, total)
@@ -51,6 +52,8 @@ def page(lines: list[str], start: int, end: int | None) -> tuple[str, int, int, 
         text = lines[line - 1]
         if chunk and size + len(text) > PAGE_CHARS:
             break
+        if len(text) > PAGE_CHARS:  # one giant line (minified code): cut it, and say so
+            text = f"{text[:PAGE_CHARS]}… [line {line} cut: {len(text)} characters]\n"
         chunk.append(text)
         size += len(text)
         line += 1
