@@ -51,3 +51,13 @@ def test_pulls_list_and_show_with_diff(repo: Path) -> None:
     assert "+ok" in shown.stdout and "-def total(items):" in shown.stdout
     missing = run("pulls", "show", "9", "--local", str(repo))
     assert missing.returncode == 1 and missing.stderr.strip() == "error: no pull request #9"
+
+
+def test_repo_without_token_is_a_usage_error() -> None:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_TOKEN"}
+    out = subprocess.run(
+        [SCRIPT, "serve", "--repo", "acme/shop"], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 2 and "GITHUB_TOKEN" in out.stderr

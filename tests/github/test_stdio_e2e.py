@@ -61,3 +61,23 @@ async def test_write_tools_over_stdio_refuse_by_rule(repo: Path) -> None:
     assert merge.annotations is not None and merge.annotations.destructive_hint is True
     assert result.is_error is True
     assert "refused by rule protected_branch" in result.content[0].text
+
+
+async def test_stdio_serves_github_repo_from_environment(fake_github) -> None:  # type: ignore[no-untyped-def]
+    """`--repo` with GITHUB_TOKEN and GITHUB_API_URL from the environment, over stdio."""
+    from fake_github import TOKEN
+
+    params = StdioServerParameters(
+        command=SCRIPT,
+        args=["serve", "--read-only", "--repo", "acme/shop"],
+        env={"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": fake_github.base_url},
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        result = await session.call_tool("read_file", {"path": "app/cart.py"})
+    assert result.is_error is False
+    assert "i.price" in result.structured_content["content"]
+    assert ("GET", "/repos/acme/shop/contents/app/cart.py") in [
+        (r.method, r.path) for r in fake_github.requests
+    ]
+    assert fake_github.writes == []
