@@ -133,3 +133,25 @@ async def test_giant_single_line_is_cut_visibly_not_silently(client, repo: Path,
     assert (first["end_line"], first["total_lines"]) == (1, 2)
     second = await call(client, "read_file", path="app.min.js", cursor=first["next_cursor"])
     assert second["content"] == "second\n" and second["next_cursor"] is None
+
+
+async def test_subdirectory_bare_clone_and_worktree_serve_the_whole_repository(
+    repo: Path, tmp_path: Path, run_git
+) -> None:
+    from nightfix_github.backends.local import LocalBackend
+    from nightfix_github.config import Boundary
+
+    bare = tmp_path / "shop-mirror.git"
+    run_git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    run_git(repo, "worktree", "add", "-q", str(tmp_path / "wt"), "-b", "side")
+    for path, name in [(repo / "app", "shop"), (bare, "shop-mirror"), (tmp_path / "wt", "wt")]:
+        backend = LocalBackend(path, Boundary())
+        try:
+            assert backend.name == name
+            assert {e.path for e in backend.list_tree(backend.resolve("main"), "")} >= {
+                "README.md",
+                "app",
+            }
+            assert backend.git_dir.name in (".git", "shop-mirror.git")
+        finally:
+            backend.close()

@@ -41,13 +41,15 @@ class LocalBackend:
     kind = "local"
 
     def __init__(self, path: Path, boundary: Boundary, default_branch: str | None = None) -> None:
-        self.git = Git(path)
+        probe = Git(path)
         try:
-            git_dir = self.git.text("rev-parse", "--absolute-git-dir").strip()
+            git_dir = probe.text("rev-parse", "--path-format=absolute", "--git-common-dir")
         except BackendError as exc:
             raise NotFoundError(f"{path} is not a git repository") from exc
-        self.path = path.resolve()
-        self.git_dir = Path(git_dir)
+        top = probe.run("rev-parse", "--show-toplevel", ok_codes=(0, 128)).decode().strip()
+        self.path = Path(top).resolve() if top else path.resolve()  # bare: no work tree
+        self.git = Git(self.path)
+        self.git_dir = Path(git_dir.strip())
         self.name = self.path.name[:-4] if self.path.name.endswith(".git") else self.path.name
         self.boundary = boundary
         self._default = default_branch
@@ -100,8 +102,11 @@ class LocalBackend:
     def list_tree(self, commit: str, path: str) -> list[DirEntry]:
         path = security.check_path_safe(path, allow_root=True)
         if path:
-            kind = self.git.run("cat-file", "-t", f"{commit}:{path}", ok_codes=(0, 128)).strip()
-            if kind != b"tree":
+            try:
+                kind = self.cat.ask("info", f"{commit}:{path}")[1]
+            except NotFoundError:
+                kind = ""
+            if kind != "tree":
                 raise NotFoundError(f"no directory {path!r} at {commit[:12]}")
         out = self.git.run("ls-tree", "-l", "-z", commit, "--", f"{path}/" if path else ".")
         entries = []
