@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from typing import Any
@@ -223,6 +224,11 @@ def serve(
     except SandboxError as exc:
         raise click.ClickException(str(exc)) from None
     server = build_server(config)
+
+    def _graceful(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # unwinds the lifespan, which removes every container
+
+    signal.signal(signal.SIGTERM, _graceful)
     if transport == "stdio":
         server.run(transport="stdio", show_banner=False)
     else:

@@ -16,6 +16,8 @@ STAGE = "/sandbox/.stage"
 BASE_GIT = "/sandbox/.base.git"
 SANDBOX_UID = 1000
 LABEL = "nightfix.sandbox"
+# Never part of a diff or digest: caches a test run leaves behind, half-written files.
+NOISE = ["__pycache__/", "*.pyc", ".pytest_cache/", ".nightfix-write-*"]
 
 
 def default_image() -> str:

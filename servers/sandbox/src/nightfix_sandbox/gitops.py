@@ -1,7 +1,8 @@
 """Base snapshot, diff, digest and patching, with git inside the sandbox.
 
-The base snapshot lives in /sandbox/.base.git, owned by root (no capabilities), so the
-sandbox user cannot rewrite what `diff` and the digest compare against.
+The base is /sandbox/.base.git: the source commit alone, built on the host and copied in
+root-owned with the workspace, so the sandbox user cannot rewrite what `diff` and the
+digest compare against.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ GIT = [
     "-c",
     "core.fsmonitor=false",
     "-c",
+    "core.bare=false",
+    "-c",
     "user.name=nightfix",
     "-c",
     "user.email=nightfix@localhost",
 ]
-NOISE = ["__pycache__/", "*.pyc", ".pytest_cache/", ".nightfix-write-*"]
 
 _DIGEST = """
 import hashlib, os, subprocess, sys
@@ -58,21 +60,6 @@ def _git(backend: ContainerBackend, box: Box, *args: str) -> str:
     if code != 0:
         raise SandboxError(f"git {args[0]} in the sandbox failed: {err.strip()[-300:]}")
     return out
-
-
-def snapshot_base(backend: ContainerBackend, box: Box) -> None:
-    """Record the freshly copied workspace as the base commit."""
-    script = " && ".join(
-        [
-            " ".join([*GIT, "init", "-q"]),
-            f"printf '%s\\n' {' '.join(repr(n) for n in NOISE)} > {BASE_GIT}/info/exclude",
-            " ".join([*GIT, "add", "-A"]),
-            " ".join([*GIT, "commit", "-q", "--no-verify", "--allow-empty", "-m", "base"]),
-        ]
-    )
-    code, _, err = run_helper(backend, box, ["sh", "-c", script], root=True)
-    if code != 0:
-        raise SandboxError(f"recording the base snapshot failed: {err.strip()[-300:]}")
 
 
 def diff(backend: ContainerBackend, box: Box) -> tuple[str, list[str], int, int]:

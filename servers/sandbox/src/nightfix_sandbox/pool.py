@@ -71,5 +71,4 @@ class WarmPool:
         with self._lock:
             boxes = [b for lst in self._idle.values() for b in lst]
             self._idle.clear()
-        for box in boxes:
-            self.backend.remove(box)
+        self.backend.remove_many(boxes)

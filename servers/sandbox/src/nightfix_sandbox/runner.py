@@ -40,10 +40,10 @@ def run_command(
     extra_env: dict[str, str] | None = None,
 ) -> ExecResult:
     """Run `sh -c command` as the sandbox user; never hangs longer than timeout + grace."""
-    spec = {"cmd": command, "timeout": timeout_s, "cap": output_bytes, "tag": uuid.uuid4().hex}
+    argv = [command, str(timeout_s), str(output_bytes), uuid.uuid4().hex]
     raw = backend.exec(
         box,
-        ["python3", "-I", "-S", "-c", _SUPERVISOR, json.dumps(spec)],
+        ["python3", "-I", "-S", "-c", _SUPERVISOR, *argv],
         user=USER,
         env={**ENV, **(extra_env or {})},
         deadline_s=timeout_s + 30,

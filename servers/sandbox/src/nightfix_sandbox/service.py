@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from nightfix_sandbox import gitops, testrun, workspace
 from nightfix_sandbox.backends import Box, ContainerBackend
-from nightfix_sandbox.config import WORKSPACE, SandboxConfig
+from nightfix_sandbox.config import SANDBOX_ROOT, WORKSPACE, SandboxConfig
 from nightfix_sandbox.deps import DependencyImages
 from nightfix_sandbox.errors import SandboxError, SandboxNotFoundError
 from nightfix_sandbox.models import (
@@ -70,13 +70,13 @@ class SandboxService:
         self._reaper.start()
 
     def close(self) -> None:
+        """Destroy every sandbox and the warm pool (containers and volumes)."""
         self._stop.set()
-        self.pool.close()
         with self._lock:
-            boxes = list(self._boxes.values())
+            boxes = [sb.box for sb in self._boxes.values()]
             self._boxes.clear()
-        for sb in boxes:
-            self.backend.remove(sb.box)
+        self.backend.remove_many(boxes)
+        self.pool.close()
 
     def _reap_loop(self) -> None:
         while not self._stop.wait(timeout=min(30.0, self.config.idle_ttl_s / 2)):
@@ -103,11 +103,10 @@ class SandboxService:
         image = self.config.image
         if self.deps is not None and self.config.install_deps:
             image = self.deps.image_for(self.sources.dependency_files(repo, commit))
-        tar = self.sources.archive(repo, commit)
+        tar = self.sources.snapshot(repo, commit)
         box = self.pool.take(image) or self.backend.create(image, {})
         try:
-            self.backend.put_archive(box, WORKSPACE, tar)
-            gitops.snapshot_base(self.backend, box)
+            self.backend.put_archive(box, SANDBOX_ROOT, tar)
         except BaseException:
             self.backend.remove(box)
             raise

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import shutil
 import subprocess
 import tarfile
+import tempfile
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
-from nightfix_sandbox.config import SANDBOX_UID, cache_dir
+from nightfix_sandbox.config import NOISE, SANDBOX_UID, cache_dir
 from nightfix_sandbox.errors import SandboxError, SecurityError
 from nightfix_sandbox.security import check_git_url, check_ref_safe, check_source_known
 
@@ -38,6 +41,7 @@ class SourceRegistry:
     def __init__(self, sources: dict[str, str]) -> None:
         self.sources = dict(sources)
         self._lock = threading.Lock()
+        self._snapshots: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         for name, where in self.sources.items():
             if is_url(where):
                 check_git_url(where)
@@ -72,9 +76,21 @@ class SourceRegistry:
             raise SandboxError(f"ref {ref!r} does not exist in source {name!r}") from None
         return repo, out.decode().strip()
 
-    def archive(self, repo: Path, commit: str) -> bytes:
-        """`git archive` of a commit, re-owned to the sandbox user."""
-        return reown_tar(_git(["archive", "--format=tar", commit], cwd=repo))
+    def snapshot(self, repo: Path, commit: str) -> bytes:
+        """One tar for /sandbox: `workspace/` (git archive, sandbox user) and `.base.git/`
+        (that commit alone, root-owned, what diff compares against). Cached per commit."""
+        key = (str(repo), commit)
+        with self._lock:
+            if key in self._snapshots:
+                self._snapshots.move_to_end(key)
+                return self._snapshots[key]
+        work = reown_tar(_git(["archive", "--format=tar", commit], cwd=repo), "workspace/")
+        data = _concat(work, _base_git_tar(repo, commit))
+        with self._lock:
+            self._snapshots[key] = data
+            while len(self._snapshots) > 16:
+                self._snapshots.popitem(last=False)
+        return data
 
     def dependency_files(self, repo: Path, commit: str) -> dict[str, bytes]:
         """Top-level requirements*.txt and pyproject.toml of a commit."""
@@ -87,8 +103,8 @@ class SourceRegistry:
         return {n: _git(["show", f"{commit}:{n}"], cwd=repo) for n in sorted(wanted)}
 
 
-def reown_tar(data: bytes) -> bytes:
-    """Rewrite a tar so every member belongs to the sandbox user and stays relative."""
+def reown_tar(data: bytes, prefix: str = "", uid: int = SANDBOX_UID) -> bytes:
+    """Rewrite a tar so every member belongs to `uid`, stays relative, and sits under prefix."""
     out = io.BytesIO()
     with tarfile.open(fileobj=io.BytesIO(data)) as src, tarfile.open(fileobj=out, mode="w") as dst:
         for member in src:
@@ -96,7 +112,60 @@ def reown_tar(data: bytes) -> bytes:
                 raise SecurityError(f"archive member {member.name!r} escapes the workspace")
             if member.type == tarfile.XGLTYPE or member.isdev():
                 continue
-            member.uid = member.gid = SANDBOX_UID
-            member.uname = member.gname = "sandbox"
+            member.uid = member.gid = uid
+            member.uname = member.gname = "sandbox" if uid == SANDBOX_UID else "root"
+            member.name = prefix + member.name.removeprefix("./")
+            if member.name.endswith("/"):
+                member.name = member.name.rstrip("/")
             dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+    return out.getvalue()
+
+
+def _base_git_tar(repo: Path, commit: str) -> bytes:
+    """A bare repository holding just `commit` (shallow), as a root-owned `.base.git/` tar."""
+    with tempfile.TemporaryDirectory(prefix="nightfix-base-") as tmp:
+        base = Path(tmp) / "base.git"
+        _git(["init", "-q", "--bare", str(base)])
+        _git(
+            [
+                "--git-dir",
+                str(base),
+                "fetch",
+                "-q",
+                "--depth=1",
+                "--no-tags",
+                f"file://{repo}",
+                commit,
+            ]
+        )
+        _git(["--git-dir", str(base), "update-ref", "HEAD", commit])
+        _git(["--git-dir", str(base), "config", "core.bare", "false"])
+        (base / "info" / "exclude").write_text("\n".join(NOISE) + "\n")
+        for junk in ("hooks", "description", "FETCH_HEAD"):
+            path = base / junk
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            tar.add(base, arcname=".base.git", filter=_root_owned)
+        return buf.getvalue()
+
+
+def _root_owned(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    info.mode = 0o755 if info.isdir() else 0o644
+    return info
+
+
+def _concat(*tars: bytes) -> bytes:
+    """Join tar archives into one (members of each, in order)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as dst:
+        for data in tars:
+            with tarfile.open(fileobj=io.BytesIO(data)) as src:
+                for member in src:
+                    dst.addfile(member, src.extractfile(member) if member.isfile() else None)
     return out.getvalue()

@@ -44,6 +44,10 @@ class ContainerBackend(Protocol):
         """Remove the container and its volume (idempotent)."""
         ...
 
+    def remove_many(self, boxes: list[Box]) -> None:
+        """Remove several boxes, concurrently."""
+        ...
+
     def remove_orphans(self) -> int:
         """Remove labelled containers/volumes whose owning server process is gone."""
         ...

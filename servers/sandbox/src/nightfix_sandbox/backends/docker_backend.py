@@ -115,6 +115,12 @@ class DockerBackend:
     def remove(self, box: Box) -> None:
         self._remove_ids(box.container_id, box.volume)
 
+    def remove_many(self, boxes: list[Box]) -> None:
+        """Remove several boxes at once (shutdown must finish within the client's grace)."""
+        if boxes:
+            with concurrent.futures.ThreadPoolExecutor(min(8, len(boxes))) as pool:
+                list(pool.map(self.remove, boxes))
+
     def _remove_ids(self, container: str, volume: str) -> None:
         try:
             self.client.api.remove_container(container, force=True, v=True)

@@ -1,25 +1,23 @@
 """Runs one command in the sandbox: timeout that kills the whole tree, capped output.
 
-argv[1] is JSON {"cmd", "timeout", "cap", "tag"}. Prints one JSON line. Stdlib only.
+argv: COMMAND TIMEOUT_S CAP_BYTES TAG. Prints one JSON line. Stdlib only, few imports
+(it starts on every exec, so its start-up time is on the agent's critical path).
 """
 
 # A stdlib-only script executed inside the sandbox by `python3 -I -S -c`.
-# ruff: noqa: PTH123, PTH208, SIM105
-# mypy: disable-error-code="no-untyped-def,union-attr"
+# ruff: noqa: PTH123, PTH208, SIM105, S606
+# mypy: disable-error-code="no-untyped-def"
 
-import base64
-import json
+import binascii
 import os
-import selectors
+import select
 import signal
-import subprocess
 import sys
 import time
 
-spec = json.loads(sys.argv[1])
-CAP = int(spec["cap"])
+CMD, TIMEOUT, CAP, TAG = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 HEAD = CAP * 3 // 4
-TAG = ("NIGHTFIX_EXEC=" + spec["tag"]).encode()
+MARK = ("NIGHTFIX_EXEC=" + TAG).encode()
 
 
 def counter(paths, key):
@@ -54,12 +52,23 @@ def kill_tagged():
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as fh:
-                if TAG in fh.read().split(b"\0"):
+                if MARK in fh.read().split(b"\0"):
                     os.kill(int(entry), signal.SIGKILL)
                     found += 1
         except OSError:
             continue
     return found
+
+
+def kill_tree(pgid):
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+    for _ in range(20):
+        if not kill_tagged():
+            break
+        time.sleep(0.05)
 
 
 class Capped:
@@ -87,116 +96,108 @@ class Capped:
         return bytes(self.head) + mark.encode() + bytes(self.tail), True
 
 
-def preexec():
-    try:
-        with open("/proc/self/oom_score_adj", "w") as fh:
-            fh.write("1000")
-    except OSError:
-        pass
+def b64(data):
+    return binascii.b2a_base64(data, newline=False).decode()
+
+
+def report(code, out, err, timed_out, killed, reason, truncated, duration):
+    reason_json = "null" if reason is None else f'"{reason}"'
+    print(
+        f'{{"exit_code": {code}, "stdout": "{b64(out)}", "stderr": "{b64(err)}", '
+        f'"timed_out": {str(timed_out).lower()}, "killed": {str(killed).lower()}, '
+        f'"reason": {reason_json}, "truncated": {str(truncated).lower()}, '
+        f'"duration_s": {duration:.3f}}}'
+    )
 
 
 oom0, pids0 = oom_kills(), pid_limit_hits()
 start = time.monotonic()
-deadline = start + float(spec["timeout"])
+deadline = start + TIMEOUT
+out_r, out_w = os.pipe()
+err_r, err_w = os.pipe()
 env = dict(os.environ)
-env["NIGHTFIX_EXEC"] = spec["tag"]
+env["NIGHTFIX_EXEC"] = TAG
 try:
-    proc = subprocess.Popen(
-        ["/bin/sh", "-c", spec["cmd"]],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        start_new_session=True,
-        preexec_fn=preexec,
-    )
+    pid = os.fork()
 except OSError as exc:
-    print(
-        json.dumps(
-            {
-                "exit_code": 126,
-                "stdout": "",
-                "stderr": base64.b64encode(f"cannot start command: {exc}".encode()).decode(),
-                "timed_out": False,
-                "killed": True,
-                "reason": "pids_limit" if pid_limit_hits() > pids0 else "spawn_failed",
-                "truncated": False,
-                "duration_s": 0.0,
-            }
-        )
-    )
+    why = "pids_limit" if pid_limit_hits() > pids0 else "spawn_failed"
+    report(126, b"", f"cannot start command: {exc}".encode(), False, True, why, False, 0.0)
     sys.exit(0)
+if pid == 0:  # child: own session, first to go under memory pressure, then the shell
+    try:
+        os.setsid()
+        try:
+            with open("/proc/self/oom_score_adj", "w") as fh:
+                fh.write("1000")
+        except OSError:
+            pass
+        os.dup2(os.open("/dev/null", os.O_RDONLY), 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.execve("/bin/sh", ["/bin/sh", "-c", CMD], env)
+    finally:
+        os._exit(127)
+os.close(out_w)
+os.close(err_w)
 
-bufs = {proc.stdout.fileno(): Capped(), proc.stderr.fileno(): Capped()}
-sel = selectors.DefaultSelector()
-for fh in (proc.stdout, proc.stderr):
-    os.set_blocking(fh.fileno(), False)
-    sel.register(fh.fileno(), selectors.EVENT_READ)
+bufs = {out_r: Capped(), err_r: Capped()}
+poller = select.poll()
+for fd in bufs:
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+open_fds = set(bufs)
 timed_out = False
+status = None
 exited_at = None
-while sel.get_map():
+while open_fds:
     now = time.monotonic()
     if not timed_out and now >= deadline:
         timed_out = True
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        kill_tagged()
+        kill_tree(pid)
         deadline = now + 5.0
     elif timed_out and now >= deadline:
         break
-    if exited_at is None and proc.poll() is not None:
-        exited_at = now
+    if status is None:
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status, exited_at = st, now
     if exited_at is not None and now - exited_at > 0.3:
         break  # background children keep the pipes open; stop listening to them
-    for key, _ in sel.select(timeout=0.05):
-        try:
-            data = os.read(key.fd, 1 << 16)
-        except BlockingIOError:
-            continue
+    for fd, _ in poller.poll(50):
+        data = os.read(fd, 1 << 16)
         if data:
-            bufs[key.fd].add(data)
+            bufs[fd].add(data)
         else:
-            sel.unregister(key.fd)
+            poller.unregister(fd)
+            open_fds.discard(fd)
 forked_too_much = pid_limit_hits() > pids0
-if timed_out or forked_too_much:
+if forked_too_much and not timed_out:
     # A command that hit the pids limit (a fork bomb) dies with its whole tree, even
     # when its first process already returned and the rest runs in the background.
+    kill_tree(pid)
+if status is None:
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    for _ in range(20):
-        if not kill_tagged():
-            break
-        time.sleep(0.05)
-try:
-    code = proc.wait(timeout=5)
-except subprocess.TimeoutExpired:
-    code = -9
-out, t1 = bufs[proc.stdout.fileno()].render("stdout")
-err, t2 = bufs[proc.stderr.fileno()].render("stderr")
-reason = None
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        status = 9
+code = os.waitstatus_to_exitcode(status)
+out, t1 = bufs[out_r].render("stdout")
+err, t2 = bufs[err_r].render("stderr")
+reason: "str | None" = None
 if oom_kills() > oom0:
     reason = "oom"
-elif pid_limit_hits() > pids0:
+elif forked_too_much:
     reason = "pids_limit"
 elif timed_out:
     reason = "timeout"
 elif code < 0:
     reason = "signal:" + signal.Signals(-code).name
-print(
-    json.dumps(
-        {
-            "exit_code": code if code >= 0 else 128 - code,
-            "stdout": base64.b64encode(out).decode(),
-            "stderr": base64.b64encode(err).decode(),
-            "timed_out": timed_out,
-            "killed": timed_out or forked_too_much or code < 0 or reason == "oom",
-            "reason": reason,
-            "truncated": t1 or t2,
-            "duration_s": round(time.monotonic() - start, 3),
-        }
-    )
+report(
+    code if code >= 0 else 128 - code,
+    out,
+    err,
+    timed_out,
+    timed_out or forked_too_much or code < 0 or reason == "oom",
+    reason,
+    t1 or t2,
+    time.monotonic() - start,
 )
