@@ -27,7 +27,7 @@ WATCH_EPILOG = """\b
 Exit codes:
     0  the poll(s) ran (runs that stopped for a reason are reported, not errors)
     2  bad input (invalid policy, unknown model)
-   75  --once and the error server could not be polled (a back-off was recorded)
+   75  --once and a server failed or is backing off, so the poll could not run
 """
 
 
@@ -106,12 +106,7 @@ def register(main: click.Group) -> None:
         except NightfixError as exc:
             _fail(str(exc))
             return
-        if (
-            once
-            and reports
-            and reports[-1].decisions == []
-            and any("errors server" in s for s in reports[-1].skipped)
-        ):
+        if once and reports and reports[-1].unavailable:
             sys.exit(EX_TEMPFAIL)
 
     @main.command(epilog="Exit codes: 0 approved, 2 unknown run / nothing waiting / stale.")

@@ -38,6 +38,8 @@ from nightfix.servers import ServerPool
 log = logging.getLogger("nightfix.watch")
 POLL_ATTEMPTS = 3
 """Calls to a failing error server within one poll before a back-off is recorded."""
+RETRY_DELAY_S = 0.5
+"""Base of the (jittered, doubling) pause between those calls."""
 ModelFactory = Callable[[str], Model]
 """Makes the model for one run, given the issue id."""
 
@@ -49,6 +51,8 @@ class PollReport:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     """Why parts of the poll did not happen (back-off, limits, shutdown)."""
+    unavailable: list[str] = field(default_factory=list)
+    """Servers that failed or are backing off, so the poll could not look for issues."""
 
 
 def jittered(base: float, failures: int, ceiling: float) -> float:
@@ -115,7 +119,7 @@ class Watcher:
                 return await self.poll_once(pool)
         except ServerError as exc:
             self.backoff(exc.server, str(exc))
-            return PollReport(skipped=[f"servers: {exc}"])
+            return PollReport(skipped=[f"servers: {exc}"], unavailable=[exc.server])
 
     # -- one poll --------------------------------------------------------------------------
     async def poll_once(self, pool: ServerPool) -> PollReport:
@@ -195,6 +199,7 @@ class Watcher:
         if self.backing_off("errors"):
             until = self.state.backoff_until("errors")
             report.skipped.append(f"errors server backing off until {until}")
+            report.unavailable.append("errors")
             self.say(f"errors server: backing off until {until}; not polling")
             return None
         w = self.policy.watch
@@ -206,8 +211,9 @@ class Watcher:
                 if attempt == POLL_ATTEMPTS or isinstance(exc, ServerError):
                     delay = self.backoff("errors", str(exc))
                     report.skipped.append(f"errors server failing; backing off {delay:.1f}s")
+                    report.unavailable.append("errors")
                     return None
-                await asyncio.sleep(jittered(w.backoff_initial_s, attempt, w.backoff_max_s))
+                await asyncio.sleep(jittered(RETRY_DELAY_S, attempt, w.backoff_max_s))
                 continue
             self.state.record_success("errors")
             return decisions
