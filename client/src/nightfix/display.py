@@ -10,7 +10,7 @@ from nightfix.trace import completeness_problems
 
 def runs_table(runs: list[dict[str, Any]]) -> str:
     header = (
-        f"{'RUN':<24} {'ISSUE':<10} {'STOP REASON':<30} {'CALLS':>5} "
+        f"{'RUN':<24} {'ISSUE':<10} {'STOP REASON':<44} {'CALLS':>5} "
         f"{'TOKENS IN/OUT':>15} {'COST $':>8} {'SECONDS':>8}"
     )
     lines = [header]
@@ -19,7 +19,7 @@ def runs_table(runs: list[dict[str, Any]]) -> str:
         seconds = f"{run['duration_s']:.1f}" if run["duration_s"] is not None else "-"
         lines.append(
             f"{run['run_id']:<24} {str(run['issue_id'])[:10]:<10} "
-            f"{(run['stop_reason'] or 'running')[:30]:<30} {run['tool_calls']:>5} "
+            f"{(run['stop_reason'] or 'running')[:44]:<44} {run['tool_calls']:>5} "
             f"{tokens:>15} {run['cost_usd']:>8.4f} {seconds:>8}"
         )
     return "\n".join(lines)
