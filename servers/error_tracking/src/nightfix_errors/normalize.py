@@ -38,6 +38,38 @@ _MAX_AGE = 30 * 86400
 _MAX_AHEAD = 60
 
 
+# The raw fields `normalize_event` reads; the rest (modules, breadcrumbs, extra, sdk, debug
+# meta, ...) is never stored, so it is dropped before scrubbing (`stored_fields`).
+USED_FIELDS = frozenset(
+    {
+        "event_id",
+        "timestamp",
+        "level",
+        "platform",
+        "environment",
+        "release",
+        "transaction",
+        "message",
+        "logentry",
+        "user",
+        "tags",
+        "exception",
+        "stacktrace",
+        "request",
+        "contexts",
+        "fingerprint",
+    }
+)
+
+
+def stored_fields(raw: Any) -> Any:
+    """`raw` with legacy interface names mapped and only the fields the store keeps."""
+    if not isinstance(raw, dict):
+        return raw
+    mapped = ((_ALIASES.get(str(k), str(k)), v) for k, v in raw.items())
+    return {k: v for k, v in mapped if k in USED_FIELDS}
+
+
 class InvalidEvent(ValueError):
     """The payload is JSON but not an event we can store; the message says why."""
 

@@ -8,6 +8,7 @@ every other string of the event (an exception message quoting the password, say)
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -44,6 +45,8 @@ _VALUE_PATTERNS = (
     re.compile(r"(?i)\b(sk|pk|ghp|gho|ghs|xox[abp])[-_][A-Za-z0-9_-]{12,}"),
 )
 _MIN_ECHO_LEN = 6
+_MIN_SCAN_LEN = 8
+_DIGIT_RUN = re.compile(r"\d{4}")
 _NOT_SECRETS = frozenset(
     {"None", "True", "False", "null", "true", "false", FILTERED, "'[Filtered]'"}
 )
@@ -78,10 +81,16 @@ class Scrubber:
     ) -> None:
         keys = [*DEFAULT_KEY_PATTERNS, *extra_key_patterns]
         self._key_re = re.compile("|".join(f"(?:{p})" for p in keys), re.IGNORECASE)
-        self._value_res = [*_VALUE_PATTERNS, *(re.compile(p) for p in extra_value_patterns)]
+        self._extra_value_res = [re.compile(p) for p in extra_value_patterns]
+        self._key_cache: dict[str, bool] = {}
 
     def is_sensitive_key(self, key: str) -> bool:
-        return bool(self._key_re.search(key))
+        hit = self._key_cache.get(key)
+        if hit is None:
+            hit = bool(self._key_re.search(key))
+            if len(self._key_cache) < 10_000:
+                self._key_cache[key] = hit
+        return hit
 
     def scrub(self, event: Any) -> Any:
         """A copy of `event` with every sensitive value replaced by `FILTERED`."""
@@ -102,34 +111,60 @@ class Scrubber:
         return {**cleaned, **kept} if kept else cleaned
 
     def scrub_text(self, text: str) -> str:
-        for pattern in self._value_res:
+        for pattern in self._extra_value_res:
             text = pattern.sub(FILTERED, text)
-        return _CARD_RE.sub(_mask_card, text)
+        if len(text) < _MIN_SCAN_LEN:
+            return text
+        # Cheap substring checks first: most strings can match none of the patterns.
+        low = text.lower()
+        if "bearer" in low or "basic" in low or "token" in low:
+            text = _VALUE_PATTERNS[0].sub(FILTERED, text)
+        if "://" in text and "@" in text:
+            text = _VALUE_PATTERNS[1].sub(FILTERED, text)
+        if "sk" in low or "pk" in low or "gh" in low or "xox" in low:
+            text = _VALUE_PATTERNS[2].sub(FILTERED, text)
+        if len(text) >= 13 and _DIGIT_RUN.search(text):
+            text = _CARD_RE.sub(_mask_card, text)
+        return text
 
     def _walk(self, node: Any, secrets: set[str], sensitive: bool) -> Any:
-        if isinstance(node, dict):
-            return {k: self._walk_item(k, v, secrets, sensitive) for k, v in node.items()}
-        if isinstance(node, list):
+        # Hot path (every string of every event): exact type checks, strings handled inline.
+        kind = type(node)
+        if kind is str:
+            if sensitive:
+                if node:
+                    _collect(node, secrets)
+                    return FILTERED
+                return node
+            return (
+                node
+                if len(node) < _MIN_SCAN_LEN and not self._extra_value_res
+                else (self.scrub_text(node))
+            )
+        if kind is dict:
+            is_key = self.is_sensitive_key
+            walk = self._walk
+            return {
+                k: walk(v, secrets, sensitive or (type(k) is str and is_key(k)))
+                for k, v in node.items()
+            }
+        if kind is list:
             if (
                 len(node) == 2
-                and isinstance(node[0], str)
+                and type(node[0]) is str
+                and type(node[1]) not in (dict, list)
                 and _PAIR_KEY.fullmatch(node[0])
-                and not isinstance(node[1], dict | list)
             ):
                 # [name, value] pairs: Sentry's header/tag/cookie list form.
                 key, value = node
-                return [key, self._walk_item(key, value, secrets, sensitive)]
+                return [key, self._walk(value, secrets, sensitive or self.is_sensitive_key(key))]
             return [self._walk(v, secrets, sensitive) for v in node]
-        if sensitive and node is not None and node != "":
+        if sensitive and node is not None:
             _collect(node, secrets)
             return FILTERED
-        if isinstance(node, str):
-            return self.scrub_text(node)
+        if isinstance(node, str | dict | list):  # subclasses: the slow, general path
+            return self._walk(json.loads(json.dumps(node)), secrets, sensitive)
         return node
-
-    def _walk_item(self, key: Any, value: Any, secrets: set[str], sensitive: bool) -> Any:
-        key_sensitive = sensitive or (isinstance(key, str) and self.is_sensitive_key(key))
-        return self._walk(value, secrets, key_sensitive)
 
 
 def _collect(value: Any, secrets: set[str]) -> None:
