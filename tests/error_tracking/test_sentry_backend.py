@@ -406,3 +406,14 @@ def test_a_redirect_is_not_followed_so_the_token_stays_with_sentry(
         store.list_issues(IssueFilter(), limit=5, cursor=None)
     thief.stop()
     assert thief.requests == []
+
+
+def test_a_server_that_is_not_sentry_gives_a_clear_error(
+    fake: FakeSentry, store: SentryStore
+) -> None:
+    fake.fail_next(200, {}, "<html>a login page</html>")
+    with pytest.raises(BackendError, match="other than a list"):
+        store.list_issues(IssueFilter(), limit=5, cursor=None)
+    fake.fail_next(200, {}, "<html>a login page</html>")
+    with pytest.raises(BackendError, match="non-JSON"):
+        store.get_issue(issue_id_of(fake, "RuntimeError"))

@@ -232,7 +232,7 @@ class SentryStore:
         if _check_cursor(cursor):
             params["cursor"] = cursor
         response = self._get(self._org_path("issues"), params)
-        issues = [mapping.issue_summary(i) for i in response.json()]
+        issues = [mapping.issue_summary(i) for i in _json_list(response)]
         return IssuePage(issues=issues, next_cursor=next_cursor(response.headers.get("Link")))
 
     def _issue_payload(self, issue_id: str) -> dict[str, Any]:
@@ -287,7 +287,7 @@ class SentryStore:
             params["cursor"] = cursor
         path = self._org_path("issues", check_sentry_id(issue_id, "issue id"), "events")
         response = self._get(path, params)
-        events = [mapping.event_summary(e, issue_id) for e in response.json()]
+        events = [mapping.event_summary(e, issue_id) for e in _json_list(response)]
         return EventPage(events=events, next_cursor=next_cursor(response.headers.get("Link")))
 
     def get_event(self, event_id: str) -> EventDetail:
@@ -358,6 +358,20 @@ def _parse_since(since: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _json_list(response: httpx2.Response) -> list[dict[str, Any]]:
+    """The JSON array of objects a list endpoint answers, or a clear `BackendError`."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, list) or not all(isinstance(x, dict) for x in body):
+        raise BackendError(
+            f"Sentry answered something other than a list for {response.url.path}; "
+            "check that SENTRY_URL points at a Sentry server"
+        )
+    return body
 
 
 def _detail(response: httpx2.Response) -> str:
