@@ -44,6 +44,7 @@ class AuditLog:
         self.head_path = self.path.with_name(self.path.name + ".head")
         self._redactor = redactor or Redactor({})
         self._fd: int | None = None
+        self._head_fd: int | None = None
         self._known_size = -1
         self._seq = 0
         self._prev = GENESIS
@@ -52,6 +53,7 @@ class AuditLog:
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            self._head_fd = os.open(self.head_path, os.O_RDWR | os.O_CREAT, 0o600)
         return self._fd
 
     def _resync(self, fd: int, size: int) -> None:
@@ -86,7 +88,8 @@ class AuditLog:
             os.write(fd, data)
             self._known_size = size + len(data)
             self._seq, self._prev = self._seq + 1, record["hash"]
-            _write_head(self.head_path, record["seq"], record["hash"])
+            assert self._head_fd is not None
+            _write_head(self._head_fd, record["seq"], record["hash"])
             return record
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -95,18 +98,24 @@ class AuditLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._head_fd is not None:
+            os.close(self._head_fd)
+            self._head_fd = None
             self._known_size = -1
 
 
-def _write_head(path: Path, seq: int, digest: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"seq": seq, "hash": digest}), encoding="utf-8")
-    tmp.replace(path)
+HEAD_SIZE = 128
+
+
+def _write_head(fd: int, seq: int, digest: str) -> None:
+    """Overwrite the head record in place: one fixed-size write (space-padded JSON)."""
+    data = json.dumps({"seq": seq, "hash": digest}).ljust(HEAD_SIZE - 1).encode() + b"\n"
+    os.pwrite(fd, data, 0)
 
 
 def read_head(path: Path) -> dict[str, Any] | None:
     with contextlib.suppress(OSError, ValueError):
-        head = json.loads(path.read_text(encoding="utf-8"))
+        head = json.loads(path.read_text(encoding="utf-8").strip() or "null")
         if isinstance(head, dict) and isinstance(head.get("seq"), int):
             return head
     return None
