@@ -158,7 +158,7 @@ class Delivery:
             if approvals.get(self.state, run["run_id"], step) is None:
                 digest = approvals.request(self.state, run["run_id"], step, diff, target)
                 self.emit("approval_requested", {"step": step, "digest": digest, "target": target})
-            return Outcome("awaiting_approval", "awaiting_approval", check.reason)
+            return Outcome("awaiting_approval", "awaiting_approval", f"{step} waits for approval")
         kind = "approval_denied" if check.verdict == "denied" else "approval_stale"
         return Outcome("stopped", kind, check.reason)
 

@@ -132,15 +132,11 @@ class Watcher:
         report.decisions = decisions
         claimed: list[tuple[trigger.Decision, str]] = []
         for decision in decisions:
-            run_id = None
-            if decision.critical:
-                run_id = self.try_claim(decision, report)
+            verdict = "CRITICAL" if decision.critical else "not critical"
+            self.say(f"issue {decision.issue_id}: {verdict} — {decision.reason}")
+            run_id = self.try_claim(decision, report) if decision.critical else None
             self.state.record_decision(
                 decision.issue_id, decision.fingerprint, decision.critical, decision.reason, run_id
-            )
-            self.say(
-                f"issue {decision.issue_id}: {'CRITICAL' if decision.critical else 'not critical'}"
-                f" — {decision.reason}"
             )
             if run_id:
                 claimed.append((decision, run_id))
