@@ -192,3 +192,19 @@ async def test_tools_are_all_annotated_read_only(client: Client) -> None:
             True,
             False,
         )
+
+
+async def test_get_issue_shows_in_app_frames_and_get_event_the_whole_stack(client: Client) -> None:
+    js = next(
+        i
+        for i in (await call(client, "list_issues"))["issues"]
+        if i["title"].startswith("TypeError")
+    )
+    detail = await call(client, "get_issue", issue_id=js["id"])
+    frames = detail["latest_event"]["exceptions"][-1]["frames"]
+    assert frames and all(f["in_app"] for f in frames)
+    assert [f["function"] for f in frames] == ["member", "merge", "poll"]
+    assert frames[-1]["pre_context"] and not frames[0]["pre_context"]  # context on the failing one
+    full = await call(client, "get_event", event_id=detail["latest_event"]["id"])
+    all_frames = full["event"]["exceptions"][-1]["frames"]
+    assert len(all_frames) == len(frames) + 1 and not all_frames[-1]["in_app"]

@@ -10,8 +10,10 @@ import time
 from nightfix_errors.backends import ErrorStore
 from nightfix_errors.models import (
     UNTRUSTED_NOTICE,
+    EventDetail,
     EventPage,
     EventResult,
+    Frame,
     IssueDetail,
     IssueFilter,
     IssuePage,
@@ -20,6 +22,35 @@ from nightfix_errors.models import (
 )
 from nightfix_errors.render import render_traceback
 from nightfix_errors.sanitize import sanitize
+
+MAX_LIBRARY_ONLY_FRAMES = 5
+
+
+def _compact_frame(frame: Frame, failing: bool) -> Frame:
+    keep_vars = {k: v for k, v in frame.vars.items() if not k.startswith("__")}
+    if failing:
+        return frame.model_copy(update={"vars": keep_vars})
+    return frame.model_copy(update={"vars": keep_vars, "pre_context": [], "post_context": []})
+
+
+def compact_event(event: EventDetail) -> EventDetail:
+    """The event as `get_issue` shows it: in-app frames only, source context on the failing one.
+
+    Library frames, the surrounding source of calling frames and interpreter dunder locals
+    cost tokens and tell little; the rendered traceback summarises them and `get_event`
+    returns the event whole.
+    """
+    exceptions = []
+    for exc in event.exceptions:
+        in_app = [f for f in exc.frames if f.in_app]
+        frames = in_app or exc.frames[-MAX_LIBRARY_ONLY_FRAMES:]
+        last = len(frames) - 1
+        exceptions.append(
+            exc.model_copy(
+                update={"frames": [_compact_frame(f, i == last) for i, f in enumerate(frames)]}
+            )
+        )
+    return event.model_copy(update={"exceptions": exceptions})
 
 
 class ErrorService:
@@ -37,7 +68,7 @@ class ErrorService:
         clean_event = sanitize(event) if event is not None else None
         return IssueDetail(
             issue=sanitize(issue),
-            latest_event=clean_event,
+            latest_event=compact_event(clean_event) if clean_event is not None else None,
             traceback=render_traceback(clean_event),
             untrusted=UNTRUSTED_NOTICE,
             events_last_24h=self.store.count_events_since(issue_id, time.time() - 86400),
