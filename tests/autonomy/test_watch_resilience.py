@@ -137,3 +137,34 @@ def test_flaky_error_server_bounded_retries_and_recorded_backoff(tmp_path):
     st = WatchState.open(tmp_path / "state.db")
     assert st.failures("errors") == 0 and len(st.backoff_log()) == 1
     st.close()
+
+
+@pytest.mark.docker
+@pytest.mark.e2e
+def test_sigterm_mid_run_shuts_down_cleanly_and_the_issue_runs_again_later(
+    tmp_path, errors_db, no_leaks
+):
+    env = Env.make(tmp_path, errors_db, 2, trigger={"poll_interval_s": 3600})
+    proc = subprocess.Popen(
+        [NIGHTFIX, "watch", "--policy", str(env.policy), "--model", f"replay:{TRAJECTORY}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        wait_for(lambda: trace_mentions(env, '"sandbox.write_file"'), what="the run to start")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "watch: shutting down" in out and "watch: stopped (signal)" in out
+    [run] = env.runs()
+    assert run["status"] == "stopped" and run["stop_reason"] == "interrupted"
+    trace = env.trace(run["run_id"])
+    assert trace[-1]["type"] == "stop" and trace[-1]["reason"] == "interrupted"
+    assert env.audit_verifies()
+    assert env.pulls() == []
+    env.watch()  # an interrupted run does not block its issue
+    assert len(env.pulls()) == 1
