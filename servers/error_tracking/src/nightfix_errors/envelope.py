@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import zlib
 from typing import Any
 
 from nightfix_errors.security import IngestRejected, inflate_capped
+from nightfix_errors.storage import loads
 
 EVENT_ITEM_TYPES = frozenset({"event", "error"})
 MAX_ITEMS = 100
@@ -22,7 +22,7 @@ MAX_ITEMS = 100
 
 def _json_line(line: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(line)
+        value = loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise IngestRejected(400, f"malformed envelope: {what} is not JSON ({exc})") from None
     if not isinstance(value, dict):
@@ -33,7 +33,7 @@ def _json_line(line: bytes, what: str) -> dict[str, Any]:
 def parse_event_json(payload: bytes, where: str) -> Any:
     """One event payload as JSON, or a 400 saying where it broke."""
     try:
-        return json.loads(payload)
+        return loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise IngestRejected(400, f"{where} is not valid JSON: {exc}") from None
 
