@@ -114,13 +114,35 @@ def test_unknown_source_and_ref_are_refused(service: SandboxService) -> None:
         service.create("calc", "no-such-branch")
 
 
-def test_warm_pool_hands_out_prestarted_container(service: SandboxService) -> None:
-    service.pool.fill_now(service.config.image)
+def test_warm_pool_hands_out_container_with_code_preloaded(service: SandboxService) -> None:
+    first = service.create("calc")  # registers (image, commit) with the pool
+    service.destroy(first.sandbox_id)
+    service.pool.fill_now(first.image, first.commit)
+    assert service.pool.idle_count(first.image, first.commit) == 1
     sid = service.create("calc").sandbox_id
     try:
         assert service._boxes[sid].box.labels.get("nightfix.sandbox.pool") == "1"
+        assert service.pool.idle_count(first.image, first.commit) == 0  # it was handed out
+        assert "return a - b" in service.read_file(sid, "calc.py").content
+        assert service.diff(sid).files_changed == []
     finally:
         service.destroy(sid)
+
+
+def test_warm_pool_blank_container_gets_the_code_copied_in(service: SandboxService) -> None:
+    pool = service.pool
+    pool.max_preloaded = 0  # drop preloaded entries: only blank warm containers remain
+    try:
+        pool.want(service.config.image, "0" * 40, lambda: b"")
+        pool.fill_now(service.config.image)
+        assert pool.idle_count(service.config.image) == 1
+        info = service.create("calc", "main")
+        box = service._boxes[info.sandbox_id].box
+        assert box.labels.get("nightfix.sandbox.pool") == "1"
+        assert service.exec(info.sandbox_id, "cat calc.py").stdout.startswith("def add")
+        service.destroy(info.sandbox_id)
+    finally:
+        pool.max_preloaded = 4
 
 
 def test_idle_sandbox_is_reaped(service: SandboxService) -> None:

@@ -8,6 +8,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 
 from nightfix_sandbox import gitops, testrun, workspace
 from nightfix_sandbox.backends import Box, ContainerBackend
@@ -59,6 +61,7 @@ class SandboxService:
         self.deps = deps
         self.pool = WarmPool(backend, config.pool_size)
         self._boxes: dict[str, Sandbox] = {}
+        self._images: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap_loop, name="nf-reaper", daemon=True)
@@ -68,6 +71,29 @@ class SandboxService:
         self.backend.remove_orphans()
         self.pool.start([self.config.image])
         self._reaper.start()
+        if self.config.pool_size:
+            threading.Thread(target=self._preload, name="nf-preload", daemon=True).start()
+
+    def _preload(self) -> None:
+        """Warm containers already holding each local source's HEAD."""
+        for name, where in self.config.sources.items():
+            if "://" in where or where.startswith("git@") or self._stop.is_set():
+                continue  # URL sources are cloned on first use, not at start-up
+            try:
+                repo, commit = self.sources.resolve(name, "HEAD")
+                image = self._image_for(repo, commit)
+                self.pool.want(image, commit, partial(self.sources.snapshot, repo, commit))
+            except Exception as exc:  # start-up must not fail on a warm-up
+                log.warning("could not preload source %s: %s", name, exc)
+
+    def _image_for(self, repo: Path, commit: str) -> str:
+        key = (str(repo), commit)
+        if key not in self._images:
+            image = self.config.image
+            if self.deps is not None and self.config.install_deps:
+                image = self.deps.image_for(self.sources.dependency_files(repo, commit))
+            self._images[key] = image
+        return self._images[key]
 
     def close(self) -> None:
         """Destroy every sandbox and the warm pool (containers and volumes)."""
@@ -100,16 +126,17 @@ class SandboxService:
                     f"{len(self._boxes)} sandboxes are live (the maximum); destroy one first"
                 )
         repo, commit = self.sources.resolve(source, ref)
-        image = self.config.image
-        if self.deps is not None and self.config.install_deps:
-            image = self.deps.image_for(self.sources.dependency_files(repo, commit))
-        tar = self.sources.snapshot(repo, commit)
-        box = self.pool.take(image) or self.backend.create(image, {})
-        try:
-            self.backend.put_archive(box, SANDBOX_ROOT, tar)
-        except BaseException:
-            self.backend.remove(box)
-            raise
+        image = self._image_for(repo, commit)
+        box = self.pool.take(image, commit)  # preloaded: the code is already in
+        if box is None:
+            tar = self.sources.snapshot(repo, commit)
+            box = self.pool.take(image) or self.backend.create(image, {})
+            try:
+                self.backend.put_archive(box, SANDBOX_ROOT, tar)
+            except BaseException:
+                self.backend.remove(box)
+                raise
+            self.pool.want(image, commit, partial(self.sources.snapshot, repo, commit))
         sid = f"sbx-{secrets.token_hex(6)}"
         info = SandboxInfo(
             sandbox_id=sid,
