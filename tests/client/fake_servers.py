@@ -60,6 +60,10 @@ def errors_server() -> FastMCP:
         return {"issues": [{"id": "1", "title": "ConnectionPoolExhausted"}], "next_cursor": None}
 
     @mcp.tool(annotations=READ)
+    def env_names() -> dict[str, Any]:
+        return {"names": sorted(os.environ)}
+
+    @mcp.tool(annotations=READ)
     def big_result(chars: int) -> str:
         return "x" * chars
 

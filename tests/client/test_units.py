@@ -135,3 +135,31 @@ def test_policy_check_cli(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2 and "line 3: budgets.max_step: unknown key" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+async def test_servers_get_only_the_environment_the_policy_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from client_support import fake_policy
+
+    from nightfix.servers import ServerPool
+
+    monkeypatch.setenv("NIGHTFIX_TEST_GITHUB_TOKEN", "ghp_not_for_servers_123")
+    monkeypatch.setenv("NIGHTFIX_TEST_PASSED", "yes")
+    policy = fake_policy(tmp_path)
+    spec = policy.servers["errors"].model_copy(update={"inherit_env": ["NIGHTFIX_TEST_PASSED"]})
+    async with ServerPool({"errors": spec}) as pool:
+        names = (await pool.call("errors", "env_names", {}))["names"]
+    assert "NIGHTFIX_TEST_PASSED" in names and "FAKE_LOG" in names and "PATH" in names
+    assert "NIGHTFIX_TEST_GITHUB_TOKEN" not in names
+    assert set(names) <= {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "TERM",
+        "NIGHTFIX_TEST_PASSED",
+        "FAKE_LOG",
+        "LC_CTYPE",
+    }  # LC_CTYPE: set by Python

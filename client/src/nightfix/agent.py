@@ -11,51 +11,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import anyio
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from nightfix import pinning
 from nightfix.budgets import Usage
-from nightfix.errors import ModelError, NightfixError, ServerError, ToolCallError
+from nightfix.errors import ModelError, ServerError
+from nightfix.finish import FINISH, Summary, parse_summary
 from nightfix.gateway import ClientCaller, Gateway
-from nightfix.models import Message, Model, ToolCall, ToolSpec
+from nightfix.models import Message, Model, ToolCall
 from nightfix.policy import Policy
 from nightfix.prompts import render
 from nightfix.run_context import RunContext, StopRun, stop
+from nightfix.run_sandbox import collect_and_destroy, create_sandbox
 from nightfix.servers import ServerPool
 from nightfix.stop_reasons import Kind, StopReason
 
 log = logging.getLogger(__name__)
-
-
-class Summary(BaseModel):
-    """What the model hands in with ``finish``."""
-
-    model_config = ConfigDict(extra="forbid")
-    root_cause: str
-    fix: str
-    tests_run: str | list[str]
-    confidence: Literal["low", "medium", "high"]
-    fixed: bool = True
-
-
-FINISH = ToolSpec(
-    "finish",
-    "End the investigation with a structured summary. Set fixed=false if you could not fix it.",
-    {
-        "type": "object",
-        "properties": {
-            "root_cause": {"type": "string", "description": "Why the error happens."},
-            "fix": {"type": "string", "description": "What you changed and why it fixes it."},
-            "tests_run": {"type": "string", "description": "Tests you ran and their results."},
-            "confidence": {"type": "string", "enum": ["low", "medium", "high"]},
-            "fixed": {"type": "boolean", "description": "False when you could not fix it."},
-        },
-        "required": ["root_cause", "fix", "tests_run", "confidence"],
-    },
-)
 
 
 @dataclass
@@ -115,6 +88,7 @@ async def run_investigation(
     b = ctx.budget
     result.usage, result.cost_usd, result.tool_calls = b.usage, b.cost_usd, b.tool_calls
     result.steps, result.duration_s = b.steps, round(b.elapsed, 3)
+    log.info("run %s stopped: %s", ctx.run_id, result.stop_reason)
     if finalize:
         _finish(ctx, result)
     else:
@@ -136,49 +110,13 @@ async def _with_pool(ctx: RunContext, pool: ServerPool, model: Model, result: Ru
             Kind.TOOL_DEFINITIONS_CHANGED, message=f"run `nightfix tools trust`: {described}"
         )
     caller = ClientCaller(ctx, pool)
-    sandbox = await _create_sandbox(ctx, caller, result)
+    sandbox = await create_sandbox(ctx, caller, result)
     try:
         await _loop(ctx, Gateway(ctx, pool, sandbox.get("sandbox_id")), model, sandbox, result)
     finally:
         if sandbox.get("sandbox_id"):
             with anyio.CancelScope(shield=True):
-                await _collect_and_destroy(ctx, caller, sandbox["sandbox_id"], result)
-
-
-async def _create_sandbox(
-    ctx: RunContext, caller: ClientCaller, result: RunResult
-) -> dict[str, Any]:
-    if "sandbox" not in caller.pool.sessions:
-        return {}
-    source = ctx.policy.repository.sandbox_source
-    try:
-        sandbox = await caller.call(
-            "sandbox", "create_sandbox", {"source": source, "ref": result.ref}
-        )
-    except ToolCallError as exc:
-        raise NightfixError(f"could not create the run's sandbox: {exc}") from exc
-    result.base_commit = sandbox.get("commit")
-    return sandbox
-
-
-async def _collect_and_destroy(
-    ctx: RunContext, caller: ClientCaller, sandbox_id: str, result: RunResult
-) -> None:
-    """Take the diff (when the server still answers), then always try to destroy the sandbox."""
-    try:
-        diff = await caller.call("sandbox", "diff", {"sandbox_id": sandbox_id})
-        result.diff, result.files_changed = (
-            diff.get("diff", ""),
-            list(diff.get("files_changed", [])),
-        )
-        result.base_commit = diff.get("base_commit") or result.base_commit
-    except (ServerError, ToolCallError) as exc:
-        ctx.event("diff_unavailable", error=str(exc))
-    try:
-        await caller.call("sandbox", "destroy_sandbox", {"sandbox_id": sandbox_id})
-    except (ServerError, ToolCallError) as exc:
-        # The server is gone: its own shutdown and orphan reaper remove the container.
-        ctx.event("sandbox_destroy_failed", sandbox_id=sandbox_id, error=str(exc))
+                await collect_and_destroy(ctx, caller, sandbox["sandbox_id"], result)
 
 
 async def _loop(
@@ -231,6 +169,12 @@ async def _loop(
             duration_s=round(ctx.budget.elapsed - started, 4),
         )
         messages.append({"role": "assistant", "content": turn.as_content()})
+        log.info(
+            "run %s step %d: %s",
+            ctx.run_id,
+            ctx.budget.steps,
+            ", ".join(c.name for c in turn.tool_calls) or "no tool call",
+        )
         if not turn.tool_calls:
             note = "Continue with a tool call, or call `finish` with your summary."
             messages.append({"role": "user", "content": [{"type": "text", "text": note}]})
@@ -238,7 +182,7 @@ async def _loop(
         answers: list[dict[str, Any]] = []
         for call in turn.tool_calls:
             if call.name == FINISH.name:
-                summary = _summary(call)
+                summary = parse_summary(call)
                 if isinstance(summary, Summary):
                     result.summary = summary.model_dump()
                     kind = Kind.COMPLETED if summary.fixed else Kind.NO_FIX
@@ -249,14 +193,6 @@ async def _loop(
             outcome = await gateway.call(call)
             answers.append(_answer(call, outcome.framed(call.name), outcome.is_error))
         messages.append({"role": "user", "content": answers})
-
-
-def _summary(call: ToolCall) -> Summary | str:
-    try:
-        return Summary.model_validate(call.input)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return f"finish refused, fix the summary and call finish again: {problems}"
 
 
 def _answer(call: ToolCall, content: str, is_error: bool) -> dict[str, Any]:
