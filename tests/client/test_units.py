@@ -163,3 +163,55 @@ async def test_servers_get_only_the_environment_the_policy_names(
         "FAKE_LOG",
         "LC_CTYPE",
     }  # LC_CTYPE: set by Python
+
+
+async def test_server_reached_over_streamable_http(tmp_path: Path) -> None:
+    """A policy server given by `url` (a running `nightfix-errors serve --transport http`)."""
+    import socket
+    import time
+
+    from nightfix.policy import ServerSpec
+    from nightfix.servers import ServerPool
+
+    bin_dir = Path(sys.executable).parent
+    db = tmp_path / "errors.db"
+    subprocess.run(
+        [str(bin_dir / "nightfix-errors"), "project", "create", "p", "--db", str(db)],
+        check=True,
+        capture_output=True,
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            str(bin_dir / "nightfix-errors"),
+            "serve",
+            "--db",
+            str(db),
+            "--transport",
+            "http",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+
+        def listening() -> bool:
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0
+
+        while not listening():
+            assert time.monotonic() < deadline and server.poll() is None, "server did not listen"
+            time.sleep(0.1)
+        spec = ServerSpec(url=f"http://127.0.0.1:{port}/mcp")
+        async with ServerPool({"errors": spec}) as pool:
+            assert {t.name for t in pool.tools["errors"]} >= {"list_issues", "get_issue"}
+            listing = await pool.call("errors", "list_issues", {})
+        assert listing["issues"] == []
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
