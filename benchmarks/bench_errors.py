@@ -40,7 +40,7 @@ import errors_profile as prof
 
 from nightfix_errors.db import connect_rw
 from nightfix_errors.ingest import WriterStats, write_batch
-from nightfix_errors.normalize import normalize_event
+from nightfix_errors.normalize import normalize_event, stored_fields
 from nightfix_errors.projects import create_project
 from nightfix_errors.scrub import Scrubber
 
@@ -201,7 +201,9 @@ def seed(db: Path, templates: list[dict[str, Any]], total: int, issues: int) -> 
     conn = connect_rw(db)
     project = create_project(conn, "bench")
     scrubber = Scrubber()
-    normalized = [normalize_event(scrubber.scrub(copy.deepcopy(t))) for t in templates]
+    normalized = [
+        normalize_event(scrubber.scrub(stored_fields(copy.deepcopy(t)))) for t in templates
+    ]
     now = time.time()
     rng = random.Random(7)
     batch: list[Any] = []

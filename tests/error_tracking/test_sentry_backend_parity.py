@@ -30,7 +30,7 @@ from nightfix_errors.backends.sqlite import SqliteStore
 from nightfix_errors.db import connect_rw
 from nightfix_errors.ingest import WriterStats, write_batch
 from nightfix_errors.models import IssueFilter
-from nightfix_errors.normalize import normalize_event
+from nightfix_errors.normalize import normalize_event, stored_fields
 from nightfix_errors.projects import create_project
 from nightfix_errors.scrub import Scrubber
 from nightfix_errors.service import ErrorService
@@ -73,7 +73,7 @@ def both(tmp_path: Path) -> Any:
     project = create_project(db, "backend")
     scrubber = Scrubber()
     for raw in events:
-        ev = normalize_event(scrubber.scrub(copy.deepcopy(raw)))
+        ev = normalize_event(scrubber.scrub(stored_fields(copy.deepcopy(raw))))  # as the collector
         write_batch(db, [(project.id, ev)], WriterStats())
     db.close()
     fake = FakeSentry(token=TOKEN, org="acme")

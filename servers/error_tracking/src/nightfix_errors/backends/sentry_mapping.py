@@ -14,7 +14,7 @@ from typing import Any, cast, get_args
 
 from nightfix_errors import text
 from nightfix_errors.models import EventDetail, EventSummary, IssueSummary, Status, Substatus
-from nightfix_errors.normalize import normalize_event
+from nightfix_errors.normalize import normalize_event, stored_fields
 from nightfix_errors.scrub import Scrubber
 
 _SCRUBBER = Scrubber()
@@ -203,7 +203,7 @@ def to_sdk_event(payload: dict[str, Any]) -> dict[str, Any]:
 
 def event_detail(payload: dict[str, Any]) -> EventDetail:
     """A full event (`getOrganizationIssueEvent` / `getProjectEvent`) as an `EventDetail`."""
-    normalized = normalize_event(_SCRUBBER.scrub(to_sdk_event(payload)))
+    normalized = normalize_event(_SCRUBBER.scrub(stored_fields(to_sdk_event(payload))))
     return EventDetail.model_validate(
         {
             **normalized.data,
