@@ -133,3 +133,24 @@ def test_low_risk_rules():
     assert "checkout/db.py is outside" in delivery.low_risk(paths, run)[1]
     failing = {"diff": FIX, "evidence": {"suite": {"exit_code": 1, "passed": 5}}}
     assert delivery.low_risk(policy(""), failing) == (False, "no passing test suite on record")
+
+
+async def test_phase_1_reports_only_and_writes_nothing(state):
+    run = claimed(state)
+    github = FakeGithub()
+    phase1 = parse_policy("trust_phase: 1\napprovals: {require: [open_pull_request]}\n")
+    outcome = await delivery.Delivery(github, phase1, state).deliver(run)
+    assert (outcome.status, outcome.stop_reason) == ("reported", "completed")
+    assert github.calls == []
+
+
+async def test_phase_3_asks_first_and_writes_nothing_until_approved(state):
+    run = claimed(state)
+    github = FakeGithub()
+    phase3 = parse_policy("trust_phase: 3\n")
+    outcome = await delivery.Delivery(github, phase3, state).deliver(run)
+    assert (outcome.status, outcome.message) == (
+        "awaiting_approval",
+        "open_pull_request waits for approval",
+    )
+    assert github.calls == []

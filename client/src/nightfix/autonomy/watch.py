@@ -153,6 +153,10 @@ class Watcher:
         return report
 
     def try_claim(self, decision: trigger.Decision, report: PollReport) -> str | None:
+        if self.policy.kill_switch.engaged():
+            report.skipped.append(f"issue {decision.issue_id}: the kill switch is set")
+            self.say(f"issue {decision.issue_id}: no run — the kill switch is set")
+            return None
         busy = [s for s in ("sandbox", "github") if self.backing_off(s)]
         if busy:
             report.skipped.append(f"issue {decision.issue_id}: {busy[0]} server is backing off")
