@@ -93,3 +93,11 @@ def test_error_text_cannot_close_the_untrusted_frame_early() -> None:
 def test_message_event_without_stack_trace() -> None:
     text = render_traceback(EventDetail(id="e", issue_id="1", timestamp="t", message="disk full"))
     assert "(no stack trace: a message event) disk full" in text
+
+
+def test_chain_without_a_known_relation_does_not_guess() -> None:
+    cause = ExceptionInfo(type="KeyError", value="'id'", frames=[_frame("load", True)])
+    outer = ExceptionInfo(type="LookupFailed", value="no user", frames=[_frame("view", True)])
+    text = render_traceback(_event([cause, outer]))
+    assert "direct cause of, or occurred while handling" in text
+    assert "During handling" not in text

@@ -204,7 +204,7 @@ async def test_get_issue_shows_in_app_frames_and_get_event_the_whole_stack(clien
     frames = detail["latest_event"]["exceptions"][-1]["frames"]
     assert frames and all(f["in_app"] for f in frames)
     assert [f["function"] for f in frames] == ["member", "merge", "poll"]
-    assert frames[-1]["pre_context"] and not frames[0]["pre_context"]  # context on the failing one
+    assert frames[-1]["context_line"] and not frames[-1]["pre_context"]  # source: in traceback
     full = await call(client, "get_event", event_id=detail["latest_event"]["id"])
     all_frames = full["event"]["exceptions"][-1]["frames"]
     assert len(all_frames) == len(frames) + 1 and not all_frames[-1]["in_app"]

@@ -19,6 +19,10 @@ VAR_LIMIT = 200
 MAX_VARS = 12
 _CAUSE = "\nThe above exception was the direct cause of the following exception:\n"
 _CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n"
+_CHAINED = (
+    "\nThe above exception was the direct cause of, or occurred while handling,"
+    " the following exception:\n"
+)
 
 
 def _collapsed(frames: list[Frame], indent: str) -> str:
@@ -110,7 +114,9 @@ def _js_exception(exc: ExceptionInfo) -> list[str]:
 
 def _relation(exc: ExceptionInfo) -> str:
     source = (exc.mechanism or {}).get("source")
-    return _CAUSE if source == "__cause__" else _CONTEXT
+    if source == "__cause__":
+        return _CAUSE
+    return _CONTEXT if source == "__context__" else _CHAINED  # SDKs rarely say which
 
 
 def render_traceback(event: EventDetail | None) -> str:

@@ -26,30 +26,21 @@ from nightfix_errors.sanitize import sanitize
 MAX_LIBRARY_ONLY_FRAMES = 5
 
 
-def _compact_frame(frame: Frame, failing: bool) -> Frame:
-    keep_vars = {k: v for k, v in frame.vars.items() if not k.startswith("__")}
-    if failing:
-        return frame.model_copy(update={"vars": keep_vars})
-    return frame.model_copy(update={"vars": keep_vars, "pre_context": [], "post_context": []})
+def _compact_frame(frame: Frame) -> Frame:
+    return frame.model_copy(update={"vars": {}, "pre_context": [], "post_context": []})
 
 
 def compact_event(event: EventDetail) -> EventDetail:
-    """The event as `get_issue` shows it: in-app frames only, source context on the failing one.
+    """The event as `get_issue` shows it next to its rendered traceback.
 
-    Library frames, the surrounding source of calling frames and interpreter dunder locals
-    cost tokens and tell little; the rendered traceback summarises them and `get_event`
-    returns the event whole.
+    Frames are the in-app ones (the last few when none is in-app), each with its location and
+    the line that ran, but without surrounding source or locals: the traceback carries those,
+    and repeating them would double what a model reads. `get_event` returns the event whole.
     """
     exceptions = []
     for exc in event.exceptions:
-        in_app = [f for f in exc.frames if f.in_app]
-        frames = in_app or exc.frames[-MAX_LIBRARY_ONLY_FRAMES:]
-        last = len(frames) - 1
-        exceptions.append(
-            exc.model_copy(
-                update={"frames": [_compact_frame(f, i == last) for i, f in enumerate(frames)]}
-            )
-        )
+        frames = [f for f in exc.frames if f.in_app] or exc.frames[-MAX_LIBRARY_ONLY_FRAMES:]
+        exceptions.append(exc.model_copy(update={"frames": [_compact_frame(f) for f in frames]}))
     return event.model_copy(update={"exceptions": exceptions})
 
 
