@@ -28,6 +28,7 @@ from nightfix_errors.errors import (
     NotFoundError,
 )
 from nightfix_errors.models import IssueFilter
+from nightfix_errors.text import parse_iso
 
 REFERENCE = Path("/work/shared/reference")
 SAMPLES = REFERENCE / "sentry-samples"
@@ -223,8 +224,14 @@ def test_issue_stats_count_the_events_in_each_bucket(fake: FakeSentry, store: Se
     stats = store.get_issue_stats(issue_id, "24h", 24)
     assert stats.interval_seconds == 3600 and len(stats.buckets) == 24
     assert stats.total == 2 == sum(b.count for b in stats.buckets)
-    assert stats.buckets[-1].count == 1  # five minutes ago
-    assert stats.buckets[-4].count == 1  # three hours ago
+    for event in fake.issues[issue_id].events:  # 3 hours and 5 minutes ago
+        moment = event["_created"].timestamp()
+        (bucket,) = [
+            b
+            for b in stats.buckets
+            if parse_iso(b.start) <= moment < parse_iso(b.start) + stats.interval_seconds
+        ]
+        assert bucket.count == 1
     short = store.get_issue_stats(issue_id, "1h", 6)
     assert short.total == 1 and short.interval_seconds == 600
     assert store.count_events_since(issue_id, time.time() - 86400) == 2
