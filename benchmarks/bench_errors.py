@@ -408,9 +408,16 @@ def report(out: dict[str, Any], sizes: list[int], encoding: str) -> None:
         "ingest >= 0.8x Spotlight": ratio >= TARGET_RATIO,
         "get_issue p50 < 10 ms": pct(g, 0.5) < TARGET_P50_MS,
     }
+    for n in (1, 3):
+        a = out["answers"][f"nightfix get_issue x{n}"]
+        b = out["answers"][f"spotlight search_errors x{n}"]
+        verdicts[f"fewer tokens than search_errors ({n} occurrence(s))"] = a["tokens"] < b["tokens"]
+        verdicts[f"more facts than search_errors ({n} occurrence(s))"] = sum(
+            a["facts"].values()
+        ) > sum(b["facts"].values())
     print()
     for what, ok in verdicts.items():
-        print(f"{'MET ' if ok else 'MISSED'}  {what}")
+        print(f"{'MET   ' if ok else 'MISSED'}  {what}")
 
 
 def _yes(value: bool) -> str:
