@@ -92,6 +92,8 @@ class NormalizedEvent:
 
 
 def _s(value: Any, limit: int = MAX_STR) -> str | None:
+    if type(value) is str and len(value) <= limit:  # the common case, kept cheap
+        return value
     if value is None:
         return None
     text = value if isinstance(value, str) else json.dumps(value, default=str)
