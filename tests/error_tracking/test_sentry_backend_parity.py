@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastmcp import Client
+from fastmcp.exceptions import ToolError
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
@@ -33,6 +35,7 @@ from nightfix_errors.models import IssueFilter
 from nightfix_errors.normalize import normalize_event, stored_fields
 from nightfix_errors.projects import create_project
 from nightfix_errors.scrub import Scrubber
+from nightfix_errors.server import build_server
 from nightfix_errors.service import ErrorService
 
 SAMPLES = Path("/work/shared/reference/sentry-samples")
@@ -245,3 +248,33 @@ def test_serve_backend_sentry_misconfigured_fails_with_one_clear_line(
     assert words in done.stderr and "Traceback" not in done.stderr
     assert TOKEN not in done.stderr + done.stdout
     assert done.stdout == ""  # stdout is the MCP protocol: nothing else goes there
+
+
+async def test_every_tool_answers_through_the_sentry_backend_in_memory(both: Any) -> None:
+    _local, _remote, fake, _db = both
+    mcp = build_server(
+        lambda: SentryStore(org="acme", project="backend", token=TOKEN, base_url=fake.url),
+        open_world=True,
+    )
+    async with Client(mcp) as client:
+        page = (await client.call_tool("list_issues", {"limit": 1})).structured_content
+        assert len(page["issues"]) == 1 and page["next_cursor"]
+        second = await client.call_tool("list_issues", {"limit": 1, "cursor": page["next_cursor"]})
+        assert second.structured_content["issues"][0]["id"] != page["issues"][0]["id"]
+        issue_id = next(i.id for i in fake.issues.values() if len(i.events) == 2)
+        events = await client.call_tool("list_issue_events", {"issue_id": issue_id, "limit": 1})
+        assert events.structured_content["next_cursor"]
+        event_id = events.structured_content["events"][0]["id"]
+        event = (await client.call_tool("get_event", {"event_id": event_id})).structured_content
+        assert event["event"]["id"] == event_id and "Traceback" in event["traceback"]
+        stats = await client.call_tool("get_issue_stats", {"issue_id": issue_id, "period": "1h"})
+        assert stats.structured_content["total"] == 2
+        detail = (await client.call_tool("get_issue", {"issue_id": issue_id})).structured_content
+        assert detail["issue"]["count"] == 2 and detail["events_last_24h"] == 2
+        with pytest.raises(ToolError, match="not a Sentry id"):
+            await client.call_tool("get_issue", {"issue_id": "../../projects"})
+        with pytest.raises(ToolError, match="next_cursor"):
+            await client.call_tool("list_issues", {"cursor": "forged"})
+        fake.fail_next(429, {"Retry-After": "30"})
+        with pytest.raises(ToolError, match="retry in 30 s"):
+            await client.call_tool("list_issues", {"status": "resolved"})
