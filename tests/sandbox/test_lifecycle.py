@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import docker
@@ -70,6 +71,34 @@ def test_repo_with_requirements_gets_cached_dependency_image(
         assert second.image == first.image  # built once, cached by the dependency hash
         probe = svc.exec(second.sandbox_id, "python -m pip install six 2>&1 | tail -1")
         assert probe.exit_code == 0 and "six" in probe.stdout  # satisfied; no index needed
+    finally:
+        svc.close()
+        backend.close()
+
+
+def test_git_url_source_is_cloned_by_the_host(
+    tmp_path: Path,
+    calc_repo: Path,
+    docker_client: docker.DockerClient,
+    sandbox_image: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nightfix_sandbox.backends.docker_backend import DockerBackend
+
+    monkeypatch.setenv("NIGHTFIX_SANDBOX_CACHE", str(tmp_path / "cache"))
+    config = SandboxConfig(
+        sources={"remote": f"file://{calc_repo}"}, image=sandbox_image, pool_size=0
+    )
+    backend = DockerBackend(docker_client, config.limits)
+    svc = SandboxService(config, backend, None)
+    try:
+        info = svc.create("remote", "main")
+        head = subprocess.run(
+            ["git", "rev-parse", "main"], cwd=calc_repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        assert info.commit == head
+        assert list((tmp_path / "cache" / "sources").iterdir())  # the host's clone
+        assert svc.exec(info.sandbox_id, "cat calc.py").stdout.startswith("def add")
     finally:
         svc.close()
         backend.close()
