@@ -129,6 +129,8 @@ def test_read_host_files_is_impossible(
     service.exec(sandbox_id, "ln -s /etc/passwd passwd-link")
     with pytest.raises(SecurityError, match="outside the workspace"):
         service.read_file(sandbox_id, "passwd-link")
+    assert service.search(sandbox_id, "root:").matches == []  # search skips it too
+    assert "passwd-link" not in service.list_files(sandbox_id).files
     _still_serving(service, sandbox_id, bystander)
 
 

@@ -36,10 +36,15 @@ def rel(path):
 
 
 def walk(base, glob):
+    """Files under base; symlinks that resolve outside the workspace are left out."""
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         for name in sorted(filenames):
             full = os.path.join(dirpath, name)
+            try:
+                inside(full)
+            except Refused:
+                continue
             if glob and not (fnmatch.fnmatch(rel(full), glob) or fnmatch.fnmatch(name, glob)):
                 continue
             yield full
