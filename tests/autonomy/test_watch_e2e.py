@@ -1,6 +1,7 @@
 """`nightfix watch` end to end: the real collector fed by the real sentry-sdk, the three real
 MCP servers over stdio, real Docker sandboxes, a local git repository, a scripted model."""
 
+import json
 import sqlite3
 
 import pytest
@@ -71,6 +72,9 @@ def test_phase_3_waits_for_approval_then_opens_a_ready_pull_request(tmp_path, er
     stops = [e["reason"] for e in env.trace(run["run_id"]) if e["type"] == "stop"]
     assert stops == ["awaiting_approval", "completed"]
     assert env.audit_verifies()
+    events = [json.loads(line)["event"] for line in (env.dir / "audit.jsonl").open()]
+    asked, given = events.index("approval_requested"), events.index("approval_given")
+    assert asked < given < events.index("approval_ok") < events.index("pull_request")
 
 
 def test_phase_3_denied(tmp_path, errors_db, no_leaks):
@@ -84,6 +88,8 @@ def test_phase_3_denied(tmp_path, errors_db, no_leaks):
     assert env.pulls() == [] and env.branches() == ["main"]
     assert env.nightfix("approve", run_id).returncode == 2  # nothing waits any more
     assert env.audit_verifies()
+    events = [json.loads(line)["event"] for line in (env.dir / "audit.jsonl").open()]
+    assert "approval_requested" in events and "approval_denied" in events
 
 
 def test_phase_3_diff_changed_after_approval_is_refused(tmp_path, errors_db, no_leaks):

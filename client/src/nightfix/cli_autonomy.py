@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import click
 
+from nightfix.audit import AuditLog
 from nightfix.autonomy import approvals
 from nightfix.autonomy.notify import Notification, send
 from nightfix.autonomy.runner import ResumedRun
@@ -141,6 +142,13 @@ def register(main: click.Group) -> None:
         except NightfixError as exc:
             _fail(str(exc))
             return
+        AuditLog(policy.audit.path).append(
+            "approval_given",
+            run_id=row["run_id"],
+            step=row["step"],
+            digest=row["digest"],
+            by=by or getpass.getuser(),
+        )
         click.echo(f"approved {row['step']} for run {row['run_id']} (digest {row['digest'][:12]})")
         click.echo("the next `nightfix watch` poll delivers it (`nightfix watch --once`)")
 
@@ -155,6 +163,9 @@ def register(main: click.Group) -> None:
             state = WatchState.open(policy.state.db)
             full = _full_id(state, run_id)
             row = approvals.decide(state, full, False, by or getpass.getuser())
+            AuditLog(policy.audit.path).append(
+                "approval_denied", run_id=full, step=row["step"], by=by or getpass.getuser()
+            )
             if state.take_over(full, "awaiting_approval", "stopped"):
                 reason = StopReason.parse("approval_denied")
                 message = f"{row['step']} denied by {by or getpass.getuser()}"

@@ -63,8 +63,28 @@ class ResumedRun(RunContext):
         self.conn.close()
 
 
+AUDITED = {
+    "approval_requested",
+    "approval_ok",
+    "branch",
+    "commit",
+    "pull_request",
+    "merged",
+    "merge_refused",
+    "verification_passed",
+    "verification_failed",
+}
+"""Gate and delivery events that also get an audit line (decisions, writes)."""
+
+
 def sink(ctx: RunContext) -> Callable[[str, dict[str, Any]], None]:
-    return lambda name, data: ctx.event(name, detail=data)
+    def emit(name: str, data: dict[str, Any]) -> None:
+        ctx.event(name, detail=data)
+        if name in AUDITED:
+            keep = ("step", "digest", "name", "commit", "number", "url", "check", "reason")
+            ctx.audit_event(name, **{k: data[k] for k in keep if k in data})
+
+    return emit
 
 
 class RunPipeline:
