@@ -50,8 +50,13 @@ def test_phase_2_trigger_to_draft_pull_request_with_webhook(tmp_path, errors_db,
     assert env.audit_verifies()
     # a second poll neither re-runs the issue nor opens anything new
     again = env.watch().stdout
-    assert "pull request #1 of run" in again
+    assert "no new run — pull request #1 from nightfix/issue-1 is open" in again
     assert len(env.runs()) == 1 and len(env.pulls()) == 1
+    # even with the state db lost, the repository's open pull request prevents a new run
+    for suffix in ("", "-wal", "-shm"):
+        (env.dir / f"state.db{suffix}").unlink(missing_ok=True)
+    assert "no new run — pull request #1" in env.watch().stdout
+    assert env.runs() == [] and len(env.pulls()) == 1
 
 
 def test_phase_3_waits_for_approval_then_opens_a_ready_pull_request(tmp_path, errors_db, no_leaks):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from nightfix.autonomy import approvals, trigger
-from nightfix.autonomy.delivery import Outcome
+from nightfix.autonomy.delivery import Outcome, branch_name
 from nightfix.autonomy.runner import RunPipeline, Say
 from nightfix.autonomy.watch_state import WatchState, now_utc
 from nightfix.errors import ServerError, ToolCallError
@@ -134,7 +134,9 @@ class Watcher:
         for decision in decisions:
             verdict = "CRITICAL" if decision.critical else "not critical"
             self.say(f"issue {decision.issue_id}: {verdict} — {decision.reason}")
-            run_id = self.try_claim(decision, report) if decision.critical else None
+            run_id = None
+            if decision.critical and not await self.open_pull_request(pool, decision, report):
+                run_id = self.try_claim(decision, report)
             self.state.record_decision(
                 decision.issue_id, decision.fingerprint, decision.critical, decision.reason, run_id
             )
@@ -177,6 +179,31 @@ class Watcher:
             return None
         report.started.append(run_id)
         return run_id
+
+    async def open_pull_request(
+        self, pool: ServerPool, decision: trigger.Decision, report: PollReport
+    ) -> bool:
+        """Ask the repository itself: is a nightfix pull request for this issue open?
+
+        The state db knows the pull requests it opened; this also covers one opened by
+        another watcher or before the state was lost.
+        """
+        if self.policy.trust_phase == 1 or "github" not in pool.sessions:
+            return False
+        branch = branch_name(self.policy, decision.issue_id)
+        repo = self.policy.repository.github_repo
+        args = {"state": "open", "head": branch, **({"repo": repo} if repo else {})}
+        try:
+            found = await pool.call("github", "list_pull_requests", args)
+        except (ServerError, ToolCallError) as exc:
+            log.warning("could not list pull requests for %s: %s", branch, exc)
+            return False
+        pulls = found.get("pull_requests") or []
+        if pulls:
+            why = f"pull request #{pulls[0]['number']} from {branch} is open"
+            report.skipped.append(f"issue {decision.issue_id}: {why}")
+            self.say(f"issue {decision.issue_id}: no new run — {why}")
+        return bool(pulls)
 
     async def resume_answered(self, pipeline: RunPipeline, report: PollReport) -> None:
         timeout = self.policy.approvals.timeout_minutes
