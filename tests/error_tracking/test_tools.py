@@ -194,7 +194,9 @@ async def test_tools_are_all_annotated_read_only(client: Client) -> None:
         )
 
 
-async def test_get_issue_shows_in_app_frames_and_get_event_the_whole_stack(client: Client) -> None:
+async def test_get_issue_shows_the_failing_frame_and_get_event_the_whole_stack(
+    client: Client,
+) -> None:
     js = next(
         i
         for i in (await call(client, "list_issues"))["issues"]
@@ -203,8 +205,10 @@ async def test_get_issue_shows_in_app_frames_and_get_event_the_whole_stack(clien
     detail = await call(client, "get_issue", issue_id=js["id"])
     frames = detail["latest_event"]["exceptions"][-1]["frames"]
     assert frames and all(f["in_app"] for f in frames)
-    assert [f["function"] for f in frames] == ["member", "merge", "poll"]
+    assert [f["function"] for f in frames] == ["poll"]  # the failing one; the rest: traceback
     assert frames[-1]["context_line"] and not frames[-1]["pre_context"]  # source: in traceback
     full = await call(client, "get_event", event_id=detail["latest_event"]["id"])
     all_frames = full["event"]["exceptions"][-1]["frames"]
-    assert len(all_frames) == len(frames) + 1 and not all_frames[-1]["in_app"]
+    assert [f["function"] for f in all_frames][:3] == ["member", "merge", "poll"]
+    assert len(all_frames) == 4 and not all_frames[-1]["in_app"]
+    assert all_frames[2]["pre_context"]

@@ -16,6 +16,8 @@ END = "<<<END UNTRUSTED ERROR DATA>>>"
 FAILING = "  <-- failing in-app frame"
 JS_PLATFORMS = frozenset({"javascript", "node", "react-native"})
 VAR_LIMIT = 200
+PRE_LINES = 3
+POST_LINES = 2
 MAX_VARS = 12
 _CAUSE = "\nThe above exception was the direct cause of the following exception:\n"
 _CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n"
@@ -56,16 +58,17 @@ def _python_frame(f: Frame, failing: bool) -> list[str]:
     line = f'  File "{where}", line {f.lineno if f.lineno is not None else "?"}, in '
     lines = [line + (f.function or "<unknown>") + (FAILING if failing else "")]
     if failing and f.context_line is not None and f.lineno is not None:
-        first = f.lineno - len(f.pre_context)
-        source = [*f.pre_context, f.context_line, *f.post_context]
+        pre, post = f.pre_context[-PRE_LINES:], f.post_context[:POST_LINES]
+        first = f.lineno - len(pre)
+        source = [*pre, f.context_line, *post]
         for n, text in enumerate(source, start=first):
             mark = ">" if n == f.lineno else " "
             lines.append(f"  {mark}{n:>5} | {cut(text.rstrip(), 300)}")
     elif f.context_line is not None:
         lines.append(f"    {cut(f.context_line.strip(), 300)}")
-    if f.in_app and f.vars:
+    if failing and f.vars:  # callers' locals: in get_event's frames, not repeated here
         lines.append("    Local variables:")
-        lines.extend(_locals(f, "      ", MAX_VARS if failing else 6))
+        lines.extend(_locals(f, "      ", MAX_VARS))
     return lines
 
 

@@ -23,8 +23,6 @@ from nightfix_errors.models import (
 from nightfix_errors.render import render_traceback
 from nightfix_errors.sanitize import sanitize
 
-MAX_LIBRARY_ONLY_FRAMES = 5
-
 
 def _compact_frame(frame: Frame) -> Frame:
     return frame.model_copy(update={"vars": {}, "pre_context": [], "post_context": []})
@@ -33,13 +31,15 @@ def _compact_frame(frame: Frame) -> Frame:
 def compact_event(event: EventDetail) -> EventDetail:
     """The event as `get_issue` shows it next to its rendered traceback.
 
-    Frames are the in-app ones (the last few when none is in-app), each with its location and
-    the line that ran, but without surrounding source or locals: the traceback carries those,
-    and repeating them would double what a model reads. `get_event` returns the event whole.
+    Each exception keeps one frame, the one that failed (its last in-app frame, else its last
+    frame), with location and line but without surrounding source or locals: the traceback
+    carries the whole stack, and repeating it would double what a model reads. `get_event`
+    returns the event whole.
     """
     exceptions = []
     for exc in event.exceptions:
-        frames = [f for f in exc.frames if f.in_app] or exc.frames[-MAX_LIBRARY_ONLY_FRAMES:]
+        in_app = [f for f in exc.frames if f.in_app]
+        frames = in_app[-1:] or exc.frames[-1:]
         exceptions.append(exc.model_copy(update={"frames": [_compact_frame(f) for f in frames]}))
     return event.model_copy(update={"exceptions": exceptions})
 
