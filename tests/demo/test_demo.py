@@ -1,5 +1,6 @@
 """`make demo`'s script, exactly as `make demo` runs it, in a temp dir — twice (re-runnable)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -55,3 +56,49 @@ def test_demo_refuses_to_wipe_a_directory_it_did_not_make(tmp_path):
     done = run_demo(precious)
     assert done.returncode != 0 and "not a nightfix demo directory" in done.stderr
     assert (precious / "thesis.tex").read_text() == "do not delete"
+
+
+def test_demo_with_an_api_key_lets_claude_drive(tmp_path):
+    """With ANTHROPIC_API_KEY the demo uses the real anthropic SDK; here it talks to a local
+    server speaking the Messages API that answers with the trajectory's turns."""
+    sys.path.insert(0, str(ROOT / "tests" / "client"))
+    import yaml
+    from fake_messages_api import FakeMessagesAPI, message
+
+    turns = yaml.safe_load((ROOT / "examples/checkout-service/trajectory.yaml").read_text())
+    script = []
+    for n, turn in enumerate(turns["turns"], start=1):
+        blocks = [{"type": "text", "text": turn["text"]}] if turn.get("text") else []
+        for call in turn["tool_calls"]:
+            args = json.loads(json.dumps(call["input"]).replace("${issue_id}", "1"))
+            name = call["name"].replace(".", "__")
+            blocks.append({"type": "tool_use", "id": f"toolu_{n}", "name": name, "input": args})
+        script.append(message(blocks, {"input_tokens": 1000, "output_tokens": 100}))
+    secret = "sk-ant-test-" + "9" * 24
+    with FakeMessagesAPI(script) as api:
+        env = {
+            **os.environ,
+            "ANTHROPIC_API_KEY": secret,
+            "ANTHROPIC_BASE_URL": api.url,
+            "NIGHTFIX_DEMO_DIR": str(tmp_path / "demo"),
+        }
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "demo.py")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "model: Claude (ANTHROPIC_API_KEY is set)" in done.stdout
+    assert "SCRIPTED" not in done.stdout
+    assert "pull request    #1 (open, ready for review)" in done.stdout
+    assert len(api.requests) == len(script)
+    assert "cost            $0.0315" in done.stdout  # 7 x (1000 in, 100 out) at $3/$15 per Mtok
+    leaked = [
+        p
+        for p in (tmp_path / "demo").rglob("*")
+        if p.is_file() and secret.encode() in p.read_bytes()
+    ]
+    assert leaked == []
