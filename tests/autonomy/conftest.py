@@ -59,9 +59,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from autonomy_support import demo_env, left_behind, sandbox_containers  # noqa: E402
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def errors_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A collector store holding the checkout bug, reported by the real sentry-sdk."""
+    """A collector store holding the checkout bug, reported by the real sentry-sdk.
+
+    Per module, so the events stay inside the trigger's 10-minute window however slow CI is.
+    """
     base = tmp_path_factory.mktemp("errors")
     repo = demo_env.make_repo(base / "traffic-repo")
     with demo_env.Collector(base / "errors.db") as collector:
