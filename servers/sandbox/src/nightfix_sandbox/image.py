@@ -41,7 +41,7 @@ LABEL nightfix.sandbox.image=base
 """
 
 OFFLINE_DOCKERFILE = f"""\
-FROM {ROOTFS_REPO}:{SUITE}
+FROM {{rootfs}}
 COPY wheels /tmp/wheels
 RUN python3 -m venv /opt/venv \\
  && /opt/venv/bin/pip install --no-index --find-links /tmp/wheels {" ".join(BASE_TOOLS)} \\
@@ -68,10 +68,15 @@ def image_exists(client: docker.DockerClient, name: str) -> bool:
     return True
 
 
+def rootfs_key() -> str:
+    """Identifies a rootfs: suite, variant, packages and mirror."""
+    text = f"{SUITE}|minbase|{','.join(PACKAGES)}|{MIRROR}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def rootfs_tarball() -> Path:
-    """Cache path of the debootstrap rootfs; the key covers suite, mirror and packages."""
-    key = hashlib.sha256(f"{SUITE}|minbase|{','.join(PACKAGES)}|{MIRROR}".encode()).hexdigest()
-    return cache_dir() / "rootfs" / f"{SUITE}-minbase-{key[:12]}.tar"
+    """Cache path of the debootstrap rootfs tarball."""
+    return cache_dir() / "rootfs" / f"{SUITE}-minbase-{rootfs_key()}.tar"
 
 
 def build_rootfs(target: Path) -> None:
@@ -118,7 +123,8 @@ def build_image(client: docker.DockerClient, name: str, *, offline: bool, if_mis
         if offline:
             _import_rootfs(client)
             download_wheels(ctx / "wheels", list(BASE_TOOLS))
-            (ctx / "Dockerfile").write_text(OFFLINE_DOCKERFILE)
+            rootfs = f"{ROOTFS_REPO}:{SUITE}-{rootfs_key()}"
+            (ctx / "Dockerfile").write_text(OFFLINE_DOCKERFILE.format(rootfs=rootfs))
         else:
             (ctx / "Dockerfile").write_text(ONLINE_DOCKERFILE)
         _progress(f"building {name}")
@@ -128,14 +134,14 @@ def build_image(client: docker.DockerClient, name: str, *, offline: bool, if_mis
 
 
 def _import_rootfs(client: docker.DockerClient) -> None:
-    ref = f"{ROOTFS_REPO}:{SUITE}"
+    ref = f"{ROOTFS_REPO}:{SUITE}-{rootfs_key()}"
     if image_exists(client, ref):
         return
     tarball = rootfs_tarball()
     if not tarball.exists():
         build_rootfs(tarball)
     _progress(f"docker import {tarball.name} as {ref}")
-    client.api.import_image_from_file(str(tarball), repository=ROOTFS_REPO, tag=SUITE)
+    client.api.import_image_from_file(str(tarball), repository=ROOTFS_REPO, tag=ref.split(":")[1])
     if not image_exists(client, ref):
         raise ImageError(f"docker import of {tarball} did not produce {ref}")
 

@@ -54,14 +54,14 @@ def run_command(
     except (IndexError, ValueError):
         # The supervisor itself was killed (e.g. `kill -9 -1` or the OOM killer):
         # clean up every process of the sandbox user and report what is known.
-        backend.exec(box, ["kill", "-9", "-1"], user=USER, env={}, deadline_s=30)
+        backend.exec(box, ["sh", "-c", "kill -9 -1; true"], user=USER, env={}, deadline_s=30)
         return ExecResult(
             exit_code=raw.exit_code,
             stdout="",
             stderr=raw.stderr.decode("utf-8", "replace")[-output_bytes:],
             timed_out=False,
             killed=True,
-            reason="oom" if raw.exit_code == 137 else "supervisor_killed",
+            reason="supervisor_killed",
             truncated=False,
             duration_s=0.0,
         )

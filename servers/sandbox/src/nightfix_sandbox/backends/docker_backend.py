@@ -16,9 +16,11 @@ from docker.types import Mount
 from nightfix_sandbox.backends import Box, RawExec
 from nightfix_sandbox.config import LABEL, SANDBOX_ROOT, SANDBOX_UID, Limits
 from nightfix_sandbox.errors import SandboxError
+from nightfix_sandbox.incontainer import script
 from nightfix_sandbox.security import check_container_hardened
 
 log = logging.getLogger(__name__)
+_INIT = script("init")
 
 
 def _proc_start(pid: int) -> str:
@@ -52,7 +54,7 @@ class DockerBackend:
         try:
             container = self.client.containers.create(
                 image,
-                command=["sleep", "infinity"],
+                command=["python3", "-I", "-S", "-c", _INIT],
                 name=name,
                 labels=all_labels,
                 user=f"{SANDBOX_UID}:{SANDBOX_UID}",
@@ -67,7 +69,7 @@ class DockerBackend:
                 nano_cpus=int(lim.cpus * 1e9),
                 tmpfs={"/tmp": f"rw,nosuid,nodev,size={lim.tmp_mb}m"},  # noqa: S108
                 mounts=[Mount(SANDBOX_ROOT, name, type="volume", read_only=False)],
-                init=True,
+                init=False,  # our own PID 1 (incontainer/init.py): reaps, cannot be killed
                 ipc_mode="private",
                 environment={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},  # noqa: S108
             )
