@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -215,3 +216,18 @@ async def test_server_reached_over_streamable_http(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_drift_ignores_timings_but_not_content() -> None:
+    from nightfix.drift import compare
+
+    def trace(out: str, secs: float, failed: int) -> list[dict[str, object]]:
+        content = json.dumps({"failed": failed, "duration_s": secs, "output_tail": out})
+        return [
+            {"type": "tool_result", "name": "sandbox.run_tests", "content": content},
+            {"type": "stop", "reason": "completed"},
+        ]
+
+    assert compare(trace("3 passed in 0.17s", 0.2, 0), trace("3 passed in 0.31s", 0.4, 0)).clean
+    drifted = compare(trace("3 passed in 0.17s", 0.2, 0), trace("1 failed in 0.2s", 0.2, 1))
+    assert not drifted.clean and drifted.drifted[0].name == "sandbox.run_tests"

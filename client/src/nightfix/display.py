@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -26,6 +27,9 @@ def runs_table(runs: list[dict[str, Any]]) -> str:
 
 
 def _short(value: Any, limit: int = 300) -> str:
+    if isinstance(value, str) and value[:1] in "{[":
+        with contextlib.suppress(ValueError):  # a JSON result reads better on one line
+            value = json.loads(value)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[:limit] + f"… (+{len(text) - limit} chars)"
 

@@ -1,13 +1,15 @@
 """Drift between a recorded trace and a replay of it against the live servers.
 
 Tool results are compared call by call, in order, after normalising: JSON results have
-fields that change on every run (timings, sandbox ids, timestamps) removed; the rest must
-match. The report says which calls differ and shows the first differing line of each.
+fields that change on every run (timings, sandbox ids, timestamps) removed and durations
+inside text (``0.17s``) masked; the rest must match. The report says which calls differ and
+shows where each first differs.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,11 @@ class CallDrift:
         old, new = self.recorded.splitlines(), self.live.splitlines()
         for number, (a, b) in enumerate(zip(old, new, strict=False), start=1):
             if a != b:
-                return f"line {number}: recorded {a.strip()[:100]!r} / live {b.strip()[:100]!r}"
+                at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), 0)
+                start = max(at - 30, 0)
+                return (
+                    f"line {number}: recorded {a[start : at + 50]!r} / live {b[start : at + 50]!r}"
+                )
         return f"recorded {len(old)} lines / live {len(new)} lines"
 
 
@@ -46,11 +52,15 @@ class DriftReport:
         return not self.drifted and not self.missing and self.recorded_stop == self.live_stop
 
 
+TIMINGS = re.compile(r"\b\d+(?:\.\d+)?\s?(?:s|ms|seconds)\b")
+"""Durations inside text (``3 passed in 0.17s``) differ on every run."""
+
+
 def normalise(text: str) -> str:
     try:
         data = json.loads(text)
     except ValueError:
-        return text
+        return TIMINGS.sub("<time>", text)
     return json.dumps(_strip(data), sort_keys=True, indent=1)
 
 
@@ -59,6 +69,8 @@ def _strip(value: Any) -> Any:
         return {k: _strip(v) for k, v in value.items() if k not in VOLATILE_KEYS}
     if isinstance(value, list):
         return [_strip(v) for v in value]
+    if isinstance(value, str):
+        return TIMINGS.sub("<time>", value)
     return value
 
 
