@@ -36,6 +36,9 @@ from fake_sentry_shapes import (
 )
 
 ORG_ISSUES = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/issues/$")
+ISSUE_TAG = re.compile(
+    r"^/api/0/organizations/(?P<org>[^/]+)/issues/(?P<issue>[^/]+)/tags/(?P<key>[^/]+)/$"
+)
 ORG_ISSUE = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/issues/(?P<issue>[^/]+)/$")
 ISSUE_EVENTS = re.compile(r"^/api/0/organizations/(?P<org>[^/]+)/issues/(?P<issue>[^/]+)/events/$")
 ISSUE_EVENT = re.compile(
@@ -168,7 +171,10 @@ class FakeSentry:
                     "participants": [],
                     "firstRelease": {"version": releases[0]} if releases else None,
                     "lastRelease": {"version": releases[-1]} if releases else None,
-                    "tags": issue_tags(issue),
+                    # As documented (getOrganizationIssue example): no top values inline.
+                    "tags": [
+                        {k: t[k] for k in ("key", "name", "totalValues")} for t in issue_tags(issue)
+                    ],
                 }
             )
         return body
@@ -277,6 +283,12 @@ class FakeSentry:
             limit = min(int(q.get("per_page", ["100"])[0]), 100)
             page, headers = self._paginate(path, q, events, limit)
             return 200, [self.public_event(e, full) for e in page], headers
+        if m := ISSUE_TAG.match(path):
+            self._org(m["org"])
+            tags = {t["key"]: t for t in issue_tags(self._issue(m["issue"]))}
+            if m["key"] not in tags:
+                raise LookupError(m["key"])
+            return 200, tags[m["key"]], None
         if m := ORG_ISSUE.match(path):
             self._org(m["org"])
             return 200, self.issue_json(self._issue(m["issue"]), detail=True), None

@@ -253,19 +253,28 @@ def substatus_of(issue: Issue) -> str | None:
 
 
 def issue_tags(issue: Issue) -> list[dict[str, Any]]:
-    counts: dict[str, dict[str, int]] = {}
+    """Per tag key, as `getOrganizationIssueTag` answers: totals and every value's counts."""
+    seen: dict[str, dict[str, list[datetime]]] = {}
     for e in issue.events:
         for t in e["tags"]:
-            counts.setdefault(t["key"], {}).setdefault(t["value"], 0)
-            counts[t["key"]][t["value"]] += 1
+            seen.setdefault(t["key"], {}).setdefault(t["value"], []).append(e["_created"])
     return [
         {
             "key": k,
             "name": k.title(),
-            "totalValues": sum(v.values()),
+            "uniqueValues": len(values),
+            "totalValues": sum(len(times) for times in values.values()),
             "topValues": [
-                {"key": k, "value": val, "name": val, "count": n} for val, n in sorted(v.items())
+                {
+                    "key": val,
+                    "name": val,
+                    "value": val,
+                    "count": len(times),
+                    "firstSeen": iso(min(times)),
+                    "lastSeen": iso(max(times)),
+                }
+                for val, times in sorted(values.items())
             ],
         }
-        for k, v in sorted(counts.items())
+        for k, values in sorted(seen.items())
     ]

@@ -248,11 +248,24 @@ class SentryStore:
         return payload
 
     def get_issue(self, issue_id: str) -> IssueSummary:
-        """`getOrganizationIssue` (+ the latest event's transaction)."""
+        """`getOrganizationIssue`, + `getOrganizationIssueTag` for environments and releases,
+        + the latest event's transaction."""
         payload = self._issue_payload(issue_id)
         latest = self._latest_event_payload(issue_id)
         transaction = mapping.event_detail(latest).transaction if latest else None
-        return mapping.issue_summary(payload, transaction=transaction)
+        return mapping.issue_summary(
+            payload,
+            transaction=transaction,
+            environments=self._tag_values(issue_id, "environment"),
+            releases=self._tag_values(issue_id, "release"),
+        )
+
+    def _tag_values(self, issue_id: str, key: str) -> list[str]:
+        path = self._org_path("issues", check_sentry_id(issue_id, "issue id"), "tags", key)
+        try:
+            return mapping.tag_values(self._json(path))
+        except NotFoundError:  # no event of this issue carries the tag
+            return []
 
     def _latest_event_payload(self, issue_id: str) -> dict[str, Any] | None:
         path = self._org_path("issues", check_sentry_id(issue_id, "issue id"), "events", "latest")

@@ -53,19 +53,36 @@ def _tags(payload: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _tag_values(issue: dict[str, Any], key: str) -> list[str]:
+def tag_values(tag: Any) -> list[str]:
+    """The values of one `getOrganizationIssueTag` answer (or an issue's inline tag entry)."""
+    if not isinstance(tag, dict):
+        return []
+    values = {str(v["value"]) for v in tag.get("topValues") or [] if v and v.get("value")}
+    return sorted(values)
+
+
+def _inline_tag_values(issue: dict[str, Any], key: str) -> list[str]:
     for tag in issue.get("tags") or []:
         if isinstance(tag, dict) and tag.get("key") == key:
-            return sorted({str(v.get("value")) for v in tag.get("topValues") or [] if v})
+            return tag_values(tag)
     return []
 
 
-def issue_summary(issue: dict[str, Any], transaction: str | None = None) -> IssueSummary:
-    """An issue of `listOrganizationIssues` / `getOrganizationIssue` as an `IssueSummary`."""
+def issue_summary(
+    issue: dict[str, Any],
+    transaction: str | None = None,
+    environments: list[str] | None = None,
+    releases: list[str] | None = None,
+) -> IssueSummary:
+    """An issue of `listOrganizationIssues` / `getOrganizationIssue` as an `IssueSummary`.
+
+    `environments` / `releases` come from `getOrganizationIssueTag` when the caller read them;
+    else from tag values inlined in the issue, else (releases) from first/last release.
+    """
     issue = scrubbed(issue)
     status = issue.get("status")
     substatus = issue.get("substatus")
-    releases = _tag_values(issue, "release")
+    releases = scrubbed(releases) if releases is not None else _inline_tag_values(issue, "release")
     if not releases:
         versions = {
             str(r["version"])
@@ -85,7 +102,9 @@ def issue_summary(issue: dict[str, Any], transaction: str | None = None) -> Issu
         user_count=int(issue.get("userCount") or 0),
         first_seen=iso_utc(issue.get("firstSeen")),
         last_seen=iso_utc(issue.get("lastSeen")),
-        environments=_tag_values(issue, "environment"),
+        environments=scrubbed(environments)
+        if environments is not None
+        else _inline_tag_values(issue, "environment"),
         releases=releases,
         transaction=transaction,
         fingerprint=str(issue.get("shortId") or issue["id"]),
