@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from fastmcp.exceptions import ToolError
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from nightfix_sandbox.backends.docker_backend import DockerBackend
+from nightfix_sandbox.backends.docker_backend import OWNER, DockerBackend
 from nightfix_sandbox.config import LABEL, Limits, SandboxConfig
 from nightfix_sandbox.server import build_server
 
@@ -57,7 +56,15 @@ async def test_tools_carry_honest_annotations(calc_repo: Path, sandbox_image: st
     assert all(h.open_world_hint is False for h in hints.values())
 
 
+def _unpooled_here() -> set[str]:
+    """Containers this test process owns that did not come from a warm pool."""
+    mine = {"label": f"{LABEL}.owner={OWNER}"}
+    found = docker.from_env().containers.list(all=True, filters=mine)
+    return {c.id for c in found if "nightfix.sandbox.pool" not in c.labels}
+
+
 async def test_tool_errors_are_one_clear_line(calc_repo: Path, sandbox_image: str) -> None:
+    before = _unpooled_here()
     async with Client(_server(calc_repo, sandbox_image)) as client:
         with pytest.raises(ToolError, match="unknown source '/etc'; known sources: calc"):
             await client.call_tool("create_sandbox", {"source": "/etc"})
@@ -73,9 +80,9 @@ async def test_tool_errors_are_one_clear_line(calc_repo: Path, sandbox_image: st
             await client.call_tool("read_file", {"sandbox_id": sid, "path": "/etc/passwd"})
         listed = await client.call_tool("list_sandboxes", {})
         assert [s["sandbox_id"] for s in listed.structured_content["sandboxes"]] == [sid]
-    # leaving the lifespan destroyed the sandbox: no container of ours remains
-    left = docker.from_env().containers.list(all=True, filters={"label": LABEL})
-    assert sid not in str([c.labels for c in left])
+        assert len(_unpooled_here() - before) == 1  # the sandbox's container
+    # leaving the lifespan destroyed the sandbox it still held: its container is gone
+    assert _unpooled_here() - before == set()
 
 
 async def _stdio_cycle(repo: Path, fix_patch: str) -> dict[str, Any]:
@@ -89,6 +96,7 @@ async def _stdio_cycle(repo: Path, fix_patch: str) -> dict[str, Any]:
         made = await session.call_tool("create_sandbox", {"source": "calc", "ref": "main"})
         sid = made.structured_content["sandbox_id"]
         out["created"] = made.structured_content
+        out["owner"] = _server_owner(repo)
         args = {"sandbox_id": sid}
         out["first"] = (await session.call_tool("run_tests", args)).structured_content
         out["patch"] = await session.call_tool("apply_patch", {**args, "patch": fix_patch})
@@ -121,11 +129,20 @@ async def test_stdio_client_drives_create_test_fix_test_destroy(
     # orphan, and the next server start removes it. After that, nothing is left behind.
     client = docker.from_env()
     DockerBackend(client, Limits()).remove_orphans()
-    leftovers = [
-        c
-        for c in client.containers.list(all=True, filters={"label": LABEL})
-        if c.labels.get(f"{LABEL}.owner", "").split(":")[0] != str(os.getpid())
-    ]
-    assert leftovers == []
-    volumes = client.volumes.list(filters={"label": LABEL})
-    assert all(v.attrs["Labels"][f"{LABEL}.owner"].startswith(f"{os.getpid()}:") for v in volumes)
+    mine = {"label": f"{LABEL}.owner={out['owner']}"}
+    assert client.containers.list(all=True, filters=mine) == []
+    assert client.volumes.list(filters=mine) == []
+
+
+def _server_owner(repo: Path) -> str:
+    """The owner label of the stdio server serving `repo` (found through its containers)."""
+    for c in docker.from_env().containers.list(all=True, filters={"label": LABEL}):
+        owner = c.labels.get(f"{LABEL}.owner", "")
+        pid = owner.split(":")[0]
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "serve" in cmdline and f"calc={repo}" in cmdline:
+            return owner
+    raise AssertionError("no container of the stdio server found")
