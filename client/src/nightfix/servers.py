@@ -14,6 +14,7 @@ a call past its timeout — raises :class:`~nightfix.errors.ServerError` naming 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
@@ -25,7 +26,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, Tool
+from mcp.types import CallToolResult, PaginatedRequestParams, Tool
 from mcp_types import CONNECTION_CLOSED
 
 from nightfix.errors import ServerError, ToolCallError
@@ -51,13 +52,23 @@ class ServerPool:
         self.specs = dict(specs)
         self.sessions: dict[str, ClientSession] = {}
         self.tools: dict[str, list[Tool]] = {}
-        self._stack = AsyncExitStack()
         self._errlog = errlog or sys.stderr
+        self._closing = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> ServerPool:
+        """Start every server concurrently, each owned by its own task (see :meth:`_serve`)."""
+        loop = asyncio.get_running_loop()
+        ready: list[asyncio.Future[None]] = []
+        for name, spec in self.specs.items():
+            started: asyncio.Future[None] = loop.create_future()
+            ready.append(started)
+            self._tasks.append(asyncio.create_task(self._serve(name, spec, started)))
         try:
-            for name, spec in self.specs.items():
-                await self._start(name, spec)
+            outcomes = await asyncio.gather(*ready, return_exceptions=True)
+            failed = [o for o in outcomes if isinstance(o, BaseException)]
+            if failed:
+                raise failed[0]
         except BaseException:
             await self.aclose()
             raise
@@ -67,53 +78,55 @@ class ServerPool:
         await self.aclose()
 
     async def aclose(self) -> None:
-        # No shielding scope here: the transports' own scopes were entered outside it, and the
-        # SDK already shields its process shutdown (close stdin, SIGTERM, SIGKILL — bounded).
-        try:
-            await self._stack.aclose()
-        except Exception as exc:  # a server that died leaves a broken transport behind
-            log.warning("closing servers: %s", _describe(exc))
+        """Stop every server (close stdin, then SIGTERM/SIGKILL — bounded, done by the SDK)."""
+        self._closing.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _start(self, name: str, spec: ServerSpec) -> None:
+    async def _serve(self, name: str, spec: ServerSpec, started: asyncio.Future[None]) -> None:
+        """Own one server's transport and session from start to close, in this one task.
+
+        The SDK's transports hold anyio cancel scopes that must be entered and left by the same
+        task; a task per server lets servers start in parallel and be closed independently.
+        """
+        try:
+            async with AsyncExitStack() as stack:
+                await self._start(stack, name, spec)
+                started.set_result(None)
+                await self._closing.wait()
+        except BaseException as exc:
+            if not started.done():
+                error = exc if isinstance(exc, ServerError) else ServerError(name, _describe(exc))
+                started.set_exception(error)
+            else:  # a server that died leaves a broken transport behind
+                log.warning("closing server %s: %s", name, _describe(exc))
+
+    async def _start(self, stack: AsyncExitStack, name: str, spec: ServerSpec) -> None:
         try:
             if spec.command is not None:
                 argv = [expand_vars(part) for part in spec.command]
                 params = StdioServerParameters(
                     command=argv[0], args=argv[1:], env=server_environment(spec)
                 )
-                streams = await self._stack.enter_async_context(
-                    stdio_client(params, errlog=self._errlog)
-                )
+                streams = await stack.enter_async_context(stdio_client(params, errlog=self._errlog))
             else:
                 assert spec.url is not None
-                streams = await self._stack.enter_async_context(
+                streams = await stack.enter_async_context(
                     streamable_http_client(expand_vars(spec.url))
                 )
-            session = await self._stack.enter_async_context(ClientSession(streams[0], streams[1]))
+            session = await stack.enter_async_context(ClientSession(streams[0], streams[1]))
             # Only whole awaits go under the deadline: the contexts above stay open (their
             # cancel scopes must not nest inside one that ends here).
             with anyio.fail_after(spec.startup_timeout_s):
                 await session.initialize()
-                self.sessions[name] = session
-                self.tools[name] = await self._list_tools(name)
+                tools = await _list_tools(session)
         except ServerError:
             raise
         except TimeoutError as exc:
             raise ServerError(name, f"did not start within {spec.startup_timeout_s:g}s") from exc
         except Exception as exc:
             raise ServerError(name, f"could not start: {_describe(exc)}") from exc
-        log.info("server %s: %d tools", name, len(self.tools[name]))
-
-    async def _list_tools(self, name: str) -> list[Tool]:
-        tools: list[Tool] = []
-        cursor: str | None = None
-        while True:
-            params = {"cursor": cursor} if cursor else None
-            result = await self.sessions[name].list_tools(params=params)  # type: ignore[arg-type]
-            tools.extend(result.tools)
-            cursor = result.next_cursor
-            if not cursor:
-                return tools
+        self.sessions[name], self.tools[name] = session, tools
+        log.info("server %s: %d tools", name, len(tools))
 
     def tool(self, server: str, tool: str) -> Tool | None:
         return next((t for t in self.tools.get(server, []) if t.name == tool), None)
@@ -152,6 +165,18 @@ class ServerPool:
         Not audited: run-bound client code uses :class:`nightfix.gateway.ClientCaller`.
         """
         return structured(server, tool, await self.call_raw(server, tool, args))
+
+
+async def _list_tools(session: ClientSession) -> list[Tool]:
+    tools: list[Tool] = []
+    cursor: str | None = None
+    while True:
+        params = PaginatedRequestParams(cursor=cursor) if cursor else None
+        result = await session.list_tools(params=params)
+        tools.extend(result.tools)
+        cursor = result.next_cursor
+        if not cursor:
+            return tools
 
 
 def _describe(exc: BaseException) -> str:
