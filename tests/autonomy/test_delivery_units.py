@@ -154,3 +154,20 @@ async def test_phase_3_asks_first_and_writes_nothing_until_approved(state):
         "open_pull_request waits for approval",
     )
     assert github.calls == []
+
+
+def test_pr_body_never_carries_a_secret_value(state, monkeypatch):
+    secret = "sk-live-" + "x1" * 12
+    monkeypatch.setenv("PAYMENTS_API_KEY", secret)
+    run = claimed(state)
+    state.update(
+        run,
+        summary={
+            "root_cause": f"key {secret} leaked",
+            "fix": "f",
+            "tests_run": "t",
+            "confidence": "low",
+        },
+    )
+    body = delivery.pr_body(policy(""), state.get(run))
+    assert secret not in body and "[REDACTED:PAYMENTS_API_KEY]" in body

@@ -37,3 +37,14 @@ def test_long_details_are_cut_visibly():
     note = notify.Notification("stopped", "r1", "x", details="y" * 10_000)
     section = note.payload()["blocks"][-2]["text"]["text"]
     assert len(section) <= 3000 and section.endswith("[cut by nightfix]")
+
+
+async def test_secret_values_never_leave_in_a_notification(webhook, monkeypatch):
+    secret = "ghp_" + "s3cr3t" * 6
+    monkeypatch.setenv("GITHUB_TOKEN", secret)
+    note = notify.Notification(
+        "stopped", "r1", f"failed with {secret}", fields={"Why": secret}, details=f"token={secret}"
+    )
+    assert await notify.send(NotifyPolicy(webhook_url=webhook.url), note)
+    sent = str(webhook.received)
+    assert secret not in sent and "[REDACTED:GITHUB_TOKEN]" in sent

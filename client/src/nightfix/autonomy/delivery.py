@@ -28,6 +28,7 @@ from nightfix.autonomy.verification import EventSink
 from nightfix.autonomy.watch_state import WatchState, iso, now_utc
 from nightfix.errors import ToolCallError
 from nightfix.policy import Policy
+from nightfix.redaction import Redactor
 
 log = logging.getLogger("nightfix.delivery")
 
@@ -92,7 +93,7 @@ def pr_body(policy: Policy, run: dict[str, Any]) -> str:
         issue.setdefault(key, "?")
     summary = {"root_cause": "?", "fix": "?", "tests_run": "?", "confidence": "?"}
     summary.update(run.get("summary") or {})
-    return prompts.render(
+    body = prompts.render(
         "pr_body",
         run_id=run["run_id"],
         trust_phase=policy.trust_phase,
@@ -105,6 +106,7 @@ def pr_body(policy: Policy, run: dict[str, Any]) -> str:
             "stop_reason", "completed"
         ),
     )
+    return Redactor.from_environ().text(body)  # defence in depth: no secret leaves in a PR
 
 
 class Delivery:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import httpx2
 
 from nightfix.policy import NotifyPolicy
+from nightfix.redaction import Redactor
 
 log = logging.getLogger("nightfix.notify")
 
@@ -72,12 +73,25 @@ class Notification:
         return "\n".join(lines)
 
 
+def _redacted(note: Notification) -> Notification:
+    """Secret values from the environment never leave in a notification."""
+    r = Redactor.from_environ()
+    return Notification(
+        note.event,
+        note.run_id,
+        r.text(note.summary),
+        {k: r.text(v) for k, v in note.fields.items()},
+        r.text(note.details) if note.details else None,
+    )
+
+
 def _cut(text: str, limit: int = MAX_SECTION) -> str:
     return text if len(text) <= limit else text[: limit - 20] + "\n…[cut by nightfix]"
 
 
 async def send(policy: NotifyPolicy, note: Notification) -> bool:
     """Post ``note`` to the webhook (``True`` on a 2xx), or print it to stdout without one."""
+    note = _redacted(note)
     if not policy.webhook_url:
         print(note.plain(), file=sys.stdout, flush=True)
         return True
