@@ -91,6 +91,17 @@ def pr_body(policy: Policy, run: dict[str, Any]) -> str:
     issue.setdefault("id", run["issue_id"])
     for key in ("project", "count", "user_count", "first_seen", "last_seen"):
         issue.setdefault(key, "?")
+    patches = diffs.split(run.get("diff") or "")
+    evidence = {
+        "changed_files": [p.path for p in patches],
+        "changed_lines": sum(p.added + p.removed for p in patches),
+        "base_commit": run.get("base_commit") or "",
+        "suite": None,
+        "before": None,
+        "after": None,
+        "regression_tests": [],
+        **(run.get("evidence") or {}),
+    }
     summary = {"root_cause": "?", "fix": "?", "tests_run": "?", "confidence": "?"}
     summary.update(run.get("summary") or {})
     body = prompts.render(
@@ -100,11 +111,9 @@ def pr_body(policy: Policy, run: dict[str, Any]) -> str:
         issue=issue,
         decision=run.get("decision") or "",
         summary=summary,
-        evidence=run.get("evidence") or {},
+        evidence=evidence,
         cost_usd=float(run.get("cost_usd") or 0),
-        stop_reason=((run.get("evidence") or {}).get("investigation") or {}).get(
-            "stop_reason", "completed"
-        ),
+        stop_reason=(evidence.get("investigation") or {}).get("stop_reason", "completed"),
     )
     return Redactor.from_environ().text(body)  # defence in depth: no secret leaves in a PR
 
