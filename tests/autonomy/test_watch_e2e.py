@@ -59,11 +59,17 @@ def test_phase_2_trigger_to_draft_pull_request_with_webhook(tmp_path, errors_db,
     assert env.runs() == [] and len(env.pulls()) == 1
 
 
-def test_phase_3_waits_for_approval_then_opens_a_ready_pull_request(tmp_path, errors_db, no_leaks):
-    env = Env.make(tmp_path, errors_db, 3)
+def test_phase_3_waits_for_approval_then_opens_a_ready_pull_request(
+    tmp_path, errors_db, webhook, no_leaks
+):
+    env = Env.make(tmp_path, errors_db, 3, notify={"webhook_url": webhook.url})
     env.watch()
     run = only_run(env)
     assert run["status"] == "awaiting_approval" and env.pulls() == []
+    [asked] = webhook.received
+    assert asked["text"].startswith(":hourglass: nightfix waits for your approval")
+    assert f"nightfix approve {run['run_id']}" in str(asked["blocks"])
+    assert "+++ b/checkout/db.py" in str(asked["blocks"])  # the diff to review
     assert env.branches() == ["main"]  # nothing written before the approval
     listed = env.nightfix("approvals").stdout
     assert run["run_id"] in listed and "+++ b/checkout/db.py" in listed
@@ -74,6 +80,7 @@ def test_phase_3_waits_for_approval_then_opens_a_ready_pull_request(tmp_path, er
     assert run["status"] == "delivered" and run["stop_reason"] == "completed"
     [pull] = env.pulls()
     assert pull["draft"] is False and pull["state"] == "open"
+    assert "opened a pull request" in webhook.received[-1]["text"]
     stops = [e["reason"] for e in env.trace(run["run_id"]) if e["type"] == "stop"]
     assert stops == ["awaiting_approval", "completed"]
     assert env.audit_verifies()
