@@ -27,7 +27,7 @@ def test_orphans_of_a_dead_server_are_removed_but_live_ones_kept(
     )
     mine = service.create("calc").sandbox_id
     try:
-        assert service.backend.remove_orphans() >= 2
+        service.backend.remove_orphans()  # (another server starting may race us to them)
         assert not docker_client.containers.list(all=True, filters={"name": name})
         volumes = {v.name for v in docker_client.volumes.list()}
         assert name not in volumes and "nightfix-0rphanv0lume" not in volumes

@@ -40,7 +40,10 @@ GIT = [
 
 _DIGEST = """
 import hashlib, os, subprocess, sys
-files = subprocess.run(sys.argv[1:], capture_output=True, check=True).stdout.split(b"\\0")
+git = sys.argv[1:]
+subprocess.run([*git, "add", "-A"], capture_output=True, check=True)
+ls = [*git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+files = subprocess.run(ls, capture_output=True, check=True).stdout.split(b"\\0")
 h = hashlib.sha256()
 for rel in sorted(f for f in files if f):
     path = os.path.join(b"/sandbox/workspace", rel)
@@ -78,10 +81,8 @@ def diff(backend: ContainerBackend, box: Box) -> tuple[str, list[str], int, int]
 
 def digest(backend: ContainerBackend, box: Box) -> str:
     """sha256 over workspace paths, modes and contents (honours .gitignore, not mtimes)."""
-    ls = [*GIT, "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
-    _git(backend, box, "add", "-A")
     code, out, err = run_helper(
-        backend, box, ["python3", "-I", "-S", "-c", _DIGEST, *ls], root=True
+        backend, box, ["python3", "-I", "-S", "-c", _DIGEST, *GIT], root=True
     )
     if code != 0:
         raise SandboxError(f"computing the workspace digest failed: {err.strip()[-300:]}")

@@ -40,7 +40,20 @@ def run_command(
     extra_env: dict[str, str] | None = None,
 ) -> ExecResult:
     """Run `sh -c command` as the sandbox user; never hangs longer than timeout + grace."""
-    argv = [command, str(timeout_s), str(output_bytes), uuid.uuid4().hex]
+    return run_attached(backend, box, command, timeout_s, output_bytes, extra_env)[0]
+
+
+def run_attached(
+    backend: ContainerBackend,
+    box: Box,
+    command: str,
+    timeout_s: int,
+    output_bytes: int,
+    extra_env: dict[str, str] | None = None,
+    attach: str = "",
+) -> tuple[ExecResult, bytes]:
+    """`run_command`, also returning the file `attach` the command wrote (then removed)."""
+    argv = [command, str(timeout_s), str(output_bytes), uuid.uuid4().hex, attach]
     raw = backend.exec(
         box,
         ["python3", "-I", "-S", "-c", _SUPERVISOR, *argv],
@@ -64,10 +77,11 @@ def run_command(
             reason="supervisor_killed",
             truncated=False,
             duration_s=0.0,
-        )
+        ), b""
+    attached = base64.b64decode(data.pop("attachment", None) or "")
     data["stdout"] = base64.b64decode(data["stdout"]).decode("utf-8", "replace")
     data["stderr"] = base64.b64decode(data["stderr"]).decode("utf-8", "replace")
-    return ExecResult.model_validate(data)
+    return ExecResult.model_validate(data), attached
 
 
 def run_helper(

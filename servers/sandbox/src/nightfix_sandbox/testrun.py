@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from nightfix_sandbox.backends import Box, ContainerBackend
 from nightfix_sandbox.gitops import digest
 from nightfix_sandbox.models import TestFailure, TestReport
-from nightfix_sandbox.runner import run_command, run_helper
+from nightfix_sandbox.runner import run_attached
 
 DEFAULT_COMMAND = "python -m pytest -q -p no:cacheprovider"
 TAIL = 4000
@@ -33,8 +33,10 @@ def run_tests(
     workspace_digest = digest(backend, box)
     junit = f"/tmp/nightfix-junit-{uuid.uuid4().hex}.xml"  # noqa: S108 - inside the sandbox
     run = f"{command} --junitxml={junit}" if is_pytest(command) else command
-    res = run_command(backend, box, run, timeout_s, output_bytes, {"NIGHTFIX_JUNIT_XML": junit})
-    _, xml, _ = run_helper(backend, box, ["sh", "-c", f"head -c {MAX_XML} {junit}; rm -f {junit}"])
+    res, report = run_attached(
+        backend, box, run, timeout_s, output_bytes, {"NIGHTFIX_JUNIT_XML": junit}, attach=junit
+    )
+    xml = report.decode("utf-8", "replace")
     output = (res.stdout + ("\n" + res.stderr if res.stderr else "")).strip()
     counts, failures = parse_junit(xml) if xml.strip() else (_parse_summary(output), [])
     total = sum(counts.values())

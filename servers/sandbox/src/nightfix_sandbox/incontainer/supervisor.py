@@ -1,11 +1,13 @@
 """Runs one command in the sandbox: timeout that kills the whole tree, capped output.
 
-argv: COMMAND TIMEOUT_S CAP_BYTES TAG. Prints one JSON line. Stdlib only, few imports
-(it starts on every exec, so its start-up time is on the agent's critical path).
+argv: COMMAND TIMEOUT_S CAP_BYTES TAG [ATTACH]. Prints one JSON line; with ATTACH, the
+file at that path (a JUnit report, at most 5 MB) is read, removed and sent along.
+Stdlib only, few imports (it starts on every exec: its start-up time is on the agent's
+critical path).
 """
 
 # A stdlib-only script executed inside the sandbox by `python3 -I -S -c`.
-# ruff: noqa: PTH123, PTH208, SIM105, S606
+# ruff: noqa: PTH108, PTH123, PTH208, SIM105, S606
 # mypy: disable-error-code="no-untyped-def"
 
 import binascii
@@ -16,6 +18,7 @@ import sys
 import time
 
 CMD, TIMEOUT, CAP, TAG = sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+ATTACH = sys.argv[5] if len(sys.argv) > 5 else ""
 HEAD = CAP * 3 // 4
 MARK = ("NIGHTFIX_EXEC=" + TAG).encode()
 
@@ -100,13 +103,25 @@ def b64(data):
     return binascii.b2a_base64(data, newline=False).decode()
 
 
+def attachment():
+    if not ATTACH:
+        return "null"
+    try:
+        with open(ATTACH, "rb") as fh:
+            data = fh.read(5_000_000)
+        os.unlink(ATTACH)
+    except OSError:
+        return "null"
+    return f'"{b64(data)}"'
+
+
 def report(code, out, err, timed_out, killed, reason, truncated, duration):
     reason_json = "null" if reason is None else f'"{reason}"'
     print(
         f'{{"exit_code": {code}, "stdout": "{b64(out)}", "stderr": "{b64(err)}", '
         f'"timed_out": {str(timed_out).lower()}, "killed": {str(killed).lower()}, '
         f'"reason": {reason_json}, "truncated": {str(truncated).lower()}, '
-        f'"duration_s": {duration:.3f}}}'
+        f'"duration_s": {duration:.3f}, "attachment": {attachment()}}}'
     )
 
 
