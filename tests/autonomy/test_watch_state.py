@@ -81,3 +81,29 @@ def test_backoff_is_recorded_and_cleared(state: WatchState):
     assert [r["failures"] for r in state.backoff_log()] == [1, 2]
     state.record_success("errors")
     assert state.backoff_until("errors") is None and state.failures("errors") == 0
+
+
+def test_two_watchers_racing_for_one_issue_start_one_run(tmp_path):
+    import threading
+
+    db = tmp_path / "race.db"
+    WatchState.open(db).close()
+    barrier = threading.Barrier(8)
+    won: list[str] = []
+
+    def racer(n: int) -> None:
+        st = WatchState.open(db)
+        barrier.wait()
+        if st.claim(f"run{n}", "7", "fp", **{**LIMITS, "max_concurrent": 8}) is None:
+            won.append(f"run{n}")
+        st.close()
+
+    threads = [threading.Thread(target=racer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+    st = WatchState.open(db)
+    assert [r["run_id"] for r in st.runs()] == won
+    st.close()
