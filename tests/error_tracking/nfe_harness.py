@@ -107,11 +107,15 @@ class Collector:
     def stats(self) -> dict[str, int]:
         return dict(httpx2.get(f"{self.url}/healthz", timeout=10).json())
 
+    def stored(self) -> int:
+        """Events in the store (read from the file: each worker process has its own counters)."""
+        import sqlite3
+
+        with sqlite3.connect(self.db, timeout=30) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
     def wait_committed(self, n: int) -> None:
-        wait_for(
-            lambda: self.stats()["committed"] + self.stats()["duplicates"] >= n,
-            what=f"{n} events committed",
-        )
+        wait_for(lambda: self.stored() >= n, what=f"{n} events committed")
 
 
 def start_collector(db: Path, *extra: str) -> Collector:

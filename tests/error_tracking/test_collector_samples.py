@@ -77,8 +77,11 @@ def test_non_event_items_are_accepted_and_dropped(collector: Collector) -> None:
     assert r.status_code == 200 and r.json()["id"] is None
 
 
-def test_sigterm_with_events_in_flight_commits_every_accepted_event(db_path: Path) -> None:
-    c = start_collector(db_path, "--max-queue", "100000")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_with_events_in_flight_commits_every_accepted_event(
+    db_path: Path, workers: str
+) -> None:
+    c = start_collector(db_path, "--max-queue", "100000", "--workers", workers)
     accepted: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()

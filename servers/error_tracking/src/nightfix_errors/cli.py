@@ -96,6 +96,13 @@ def main(log_level: str) -> None:
     help="Events waiting for commit before answering 429 + Retry-After.",
 )
 @click.option(
+    "--workers",
+    default=min(2, os.cpu_count() or 1),
+    show_default="2 on a multi-core machine, else 1",
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port, each with its own writer (see README).",
+)
+@click.option(
     "--scrub-key",
     multiple=True,
     metavar="REGEX",
@@ -114,6 +121,7 @@ def collect(
     max_body: int,
     max_inflated: int,
     max_queue: int,
+    workers: int,
     scrub_key: tuple[str, ...],
     scrub_value: tuple[str, ...],
 ) -> None:
@@ -128,10 +136,9 @@ def collect(
     """
     import re
 
-    import uvicorn
-
-    from nightfix_errors.collector import CollectorConfig, build_app
+    from nightfix_errors.collector import CollectorConfig
     from nightfix_errors.projects import ensure_default_project
+    from nightfix_errors.runner import run_collector
 
     # uvicorn stops gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler that
     # was there before it: make that a clean exit, so a stop exits 0 after the final commit
@@ -155,22 +162,7 @@ def collect(
         scrub_keys=list(scrub_key),
         scrub_values=list(scrub_value),
     )
-    writer_db = connect_rw(path)
-    key_db = connect_rw(path)
-    try:
-        app = build_app(writer_db, key_db, config)
-        log.info("event=listening url=http://%s:%d db=%s", host, port, path)
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=30,
-        )
-    finally:
-        writer_db.close()
-        key_db.close()
+    run_collector(path, host, port, config, workers)
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
