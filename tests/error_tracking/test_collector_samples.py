@@ -121,3 +121,32 @@ def test_sigterm_with_events_in_flight_commits_every_accepted_event(
         stored = {row[0] for row in conn.execute("SELECT event_id FROM events")}
     missing = set(accepted) - stored
     assert not missing, f"{len(missing)} of {len(accepted)} accepted events lost; log: {log}"
+
+
+def test_project_created_while_the_collector_runs_is_accepted(collector: Collector) -> None:
+    from nfe_harness import run_cli
+
+    dsn = run_cli("project", "create", "late", db=collector.db).stdout.strip()
+    key, pid = dsn.split("://", 1)[1].split("@", 1)[0], int(dsn.rsplit("/", 1)[1])
+
+    def accepted() -> bool:  # keys reload at most once a second per worker
+        r = collector.post(envelope(python_event()), key=key, project_id=pid)
+        assert r.status_code in (200, 401), r.text
+        return r.status_code == 200
+
+    wait_for(accepted, what="the new project's key to be accepted")
+
+
+def test_extra_scrub_patterns_from_the_command_line(db_path: Path) -> None:
+    from nfe_harness import stop_collector
+
+    c = start_collector(db_path, "--scrub-key", "^internal_ref$", "--scrub-value", r"EMP-\d{6}")
+    try:
+        event = python_event(message="employee EMP-123456 failed", tags={"internal_ref": "zz-77"})
+        assert c.post(envelope(event)).status_code == 200
+        c.wait_committed(1)
+    finally:
+        stop_collector(c)
+    blob = b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
+    assert b"EMP-123456" not in blob and b"zz-77" not in blob
+    assert b"[Filtered]" in blob
