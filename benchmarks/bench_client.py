@@ -7,7 +7,9 @@ Both paths call `errors.list_issues` on a real `nightfix-errors serve` over stdi
   (and flushed) *before* the call, the trace lines, result validation/redaction/framing.
 
 Each path gets its own server process; calls alternate in blocks so both see the same machine
-load. Prints p50/p95 per call and the ratio of total time over 500 calls (target < 1.5x).
+load. Prints p50/p95 per call, the ratio of total time over 500 calls (target < 1.5x), the
+median of per-block ratios, and the client's own work per call measured against a stub server
+that answers instantly (what nightfix adds, without the server and pipe noise).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.types import CallToolResult, TextContent, Tool
 
 from nightfix.gateway import Gateway
 from nightfix.models import ToolCall
@@ -30,12 +34,43 @@ from nightfix.run_context import RunContext
 from nightfix.servers import ServerPool
 from nightfix.stop_reasons import Kind, StopReason
 
-CALLS, BLOCK, WARMUP = 500, 50, 20
+CALLS, BLOCK, WARMUP, STUB_CALLS = 500, 25, 20, 5000
 BIN = Path(sys.executable).parent
 
 
 def p(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[int(q) - 1] * 1000
+
+
+class StubPool:
+    """A pool whose server answers instantly: what remains is nightfix's own work per call."""
+
+    def __init__(self) -> None:
+        self.tools: dict[str, list[Tool]] = {}
+
+    result = CallToolResult(
+        content=[TextContent(type="text", text='{"issues": [], "next_cursor": null}')],
+        structured_content={"issues": [], "next_cursor": None},
+    )
+
+    def tool(self, server: str, tool: str) -> Tool | None:
+        return None
+
+    async def call_raw(self, *args: Any, **kwargs: Any) -> CallToolResult:
+        return self.result
+
+
+async def stub_cost(policy: Policy, tmp: Path) -> float:
+    stub = StubPool()
+    stub.tools = {"errors": [Tool(name="list_issues", input_schema={"type": "object"})]}
+    ctx = RunContext(policy, "bench-stub", "bench")
+    gateway = Gateway(ctx, stub, None)  # type: ignore[arg-type]
+    start = time.perf_counter()
+    for i in range(STUB_CALLS):
+        await gateway.call(ToolCall(f"s{i}", "errors.list_issues", {"limit": 5}))
+    elapsed = time.perf_counter() - start
+    ctx.finish(StopReason(Kind.COMPLETED))
+    return elapsed / STUB_CALLS * 1e6
 
 
 async def main() -> None:
@@ -51,7 +86,7 @@ async def main() -> None:
         {
             "servers": {"errors": {"command": argv}},
             "tools": {"allow": ["errors.*"]},
-            "budgets": {"max_tool_calls": 100_000, "max_steps": 100},
+            "budgets": {"max_tool_calls": 100_000, "max_steps": 100, "max_seconds": 3600},
             "kill_switch": {"file": str(tmp / "STOP"), "env": "NIGHTFIX_BENCH_KILL"},
             "audit": {"path": str(tmp / "audit.jsonl")},
             "traces": {"dir": str(tmp / "traces")},
@@ -102,6 +137,16 @@ async def main() -> None:
             f"{label} : p50 {p(times, 50):.3f} ms  p95 {p(times, 95):.3f} ms"
             f"  total {sum(times):.3f} s"
         )
+    blocks = [
+        sum(client_times[i : i + BLOCK]) / sum(direct_times[i : i + BLOCK])
+        for i in range(0, CALLS, BLOCK)
+    ]
+    print(
+        f"per-block ratio (median of {len(blocks)} blocks of {BLOCK}): "
+        f"{statistics.median(blocks):.2f}x"
+    )
+    stub = await stub_cost(policy, tmp)
+    print(f"client work alone (stub server, {STUB_CALLS} calls): {stub:.1f} µs/call")
     overhead = p(client_times, 50) - p(direct_times, 50)
     print(f"overhead per call (p50)  : {overhead:.3f} ms   audit lines written: {audit_lines}")
     verdict = "OK" if ratio < 1.5 else "MISSED"

@@ -83,8 +83,9 @@ class AuditLog:
                 **self._redactor.data(fields),
                 "prev": self._prev,
             }
-            record["hash"] = line_hash(record)
-            data = _canonical(record) + b"\n"
+            body = _canonical(record)
+            record["hash"] = hashlib.sha256(self._prev.encode() + body).hexdigest()
+            data = body[:-1] + b',"hash":"' + record["hash"].encode() + b'"}\n'  # one encode
             os.write(fd, data)
             self._known_size = size + len(data)
             self._seq, self._prev = self._seq + 1, record["hash"]

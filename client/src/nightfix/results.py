@@ -46,7 +46,7 @@ def raw_text(result: CallToolResult) -> tuple[str, dict[str, Any] | None]:
     if structured is not None and not result.is_error:
         if not isinstance(structured, dict):
             raise ToolCallError("malformed result: structured content is not a JSON object")
-        return json.dumps(structured, ensure_ascii=False, indent=1), structured
+        return json.dumps(structured, ensure_ascii=False), structured
     texts = [block.text for block in result.content if isinstance(block, TextContent)]
     if not texts:
         kinds: list[str] = sorted({block.type for block in result.content}) or ["nothing"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
 import sqlite3
 from datetime import UTC, datetime
@@ -71,6 +72,7 @@ class RunContext:
         self.trace = Trace(policy.traces.dir, self.run_id, self.redactor)
         self.budget = Budget(policy.budgets, policy.model.prices_per_mtok)
         self.stop_reason: StopReason | None = None
+        self._kill_file = Path(policy.kill_switch.file).expanduser()
         self.summary: dict[str, Any] | None = None
         state.insert_run(
             self.conn,
@@ -103,7 +105,8 @@ class RunContext:
         self.trace.write("event", name=name, **fields)
 
     def check_kill_switch(self) -> None:
-        if self.policy.kill_switch.engaged():
+        switch = self.policy.kill_switch
+        if os.environ.get(switch.env) or self._kill_file.exists():
             self.audit_event("kill_switch", budget=self.budget.snapshot())
             raise stop(Kind.KILL_SWITCH, message="the kill switch is set")
 
