@@ -135,3 +135,14 @@ def test_phase_4_opens_then_merges_after_merge_approval(tmp_path, errors_db, no_
     [pull] = env.pulls()
     assert pull["state"] == "merged"
     assert "tests/test_pool.py" in git(env.repo, "ls-tree", "-r", "--name-only", "main")
+
+
+def test_repository_server_refusal_ends_the_run_delivery_failed(tmp_path, errors_db, no_leaks):
+    # the policy's branch prefix disagrees with the server's --branch-prefix nightfix/
+    env = Env.make(tmp_path, errors_db, 2, delivery={"branch_prefix": "hotfix/"})
+    out = env.watch().stdout
+    run = only_run(env)
+    assert run["status"] == "stopped" and run["stop_reason"] == "delivery_failed"
+    assert "refused by rule" in run["notes"] and "delivery_failed" in out
+    assert env.pulls() == [] and env.branches() == ["main"]
+    assert env.trace(run["run_id"])[-1]["reason"] == "delivery_failed"

@@ -22,6 +22,7 @@ from nightfix.autonomy.trigger import Decision
 from nightfix.autonomy.verification import Gate
 from nightfix.autonomy.watch_state import WatchState
 from nightfix.budgets import Budget
+from nightfix.errors import ServerError, ToolCallError
 from nightfix.gateway import ClientCaller
 from nightfix.models import Model
 from nightfix.policy import Policy
@@ -107,6 +108,8 @@ class RunPipeline:
         except (asyncio.CancelledError, KeyboardInterrupt):
             self._end(ctx, Outcome("stopped", "interrupted", "watch was stopped"))
             raise
+        except ServerError as exc:
+            outcome = Outcome("stopped", f"server_error:{exc.server}", ctx.redactor.text(str(exc)))
         except Exception as exc:
             log.exception("watch run %s failed", run_id)
             outcome = Outcome("stopped", "client_error", f"{type(exc).__name__}: {exc}")
@@ -165,7 +168,12 @@ class RunPipeline:
             return Outcome("stopped", verdict.stop_reason or "verification_failed", verdict.reason)
         self.say(f"run {run_id}: verification passed — {describe_evidence(verdict.evidence)}")
         self.state.update(run_id, status="delivering")
-        return await Delivery(caller, self.policy, self.state, on_event=sink(ctx)).deliver(run_id)
+        try:
+            return await Delivery(caller, self.policy, self.state, on_event=sink(ctx)).deliver(
+                run_id
+            )
+        except ToolCallError as exc:  # the repository server refused a write
+            return Outcome("stopped", "delivery_failed", ctx.redactor.text(str(exc)))
 
     async def resume(self, run: dict[str, Any]) -> Outcome:
         """Continue a run whose approval was answered (or timed out)."""
@@ -180,6 +188,8 @@ class RunPipeline:
             self.state.update(run_id, status="awaiting_approval")
             ctx.finish(StopReason(Kind.INTERRUPTED))
             raise
+        except ServerError as exc:
+            outcome = Outcome("stopped", f"server_error:{exc.server}", str(exc))
         except Exception as exc:
             log.exception("resuming run %s failed", run_id)
             outcome = Outcome("stopped", "delivery_failed", f"{type(exc).__name__}: {exc}")
