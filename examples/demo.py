@@ -80,13 +80,13 @@ def nightfix(policy: Path, *args: str, stream: bool = False) -> subprocess.Compl
 
 
 def ensure_image() -> None:
+    """Build the sandbox base image when it is missing (progress shows on stderr)."""
     done = subprocess.run(
         [demo_env.tool("nightfix-sandbox"), "image", "build", "--offline", "--if-missing"],
-        capture_output=True,
-        text=True,
+        stdout=subprocess.DEVNULL,
     )
     if done.returncode != 0:
-        sys.exit(f"demo: could not build the sandbox image:\n{done.stderr[-2000:]}")
+        sys.exit("demo: could not build the sandbox image (see the messages above)")
 
 
 def main() -> int:
