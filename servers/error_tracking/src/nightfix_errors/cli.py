@@ -162,7 +162,10 @@ def collect(
         scrub_keys=list(scrub_key),
         scrub_values=list(scrub_value),
     )
-    run_collector(path, host, port, config, workers)
+    try:
+        run_collector(path, host, port, config, workers)
+    except ErrorsError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

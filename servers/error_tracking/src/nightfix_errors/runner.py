@@ -20,6 +20,7 @@ import uvicorn
 
 from nightfix_errors.collector import CollectorConfig, build_app
 from nightfix_errors.db import connect_rw
+from nightfix_errors.errors import ConfigError
 
 log = logging.getLogger("nightfix_errors.runner")
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -33,7 +34,13 @@ def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port or --host"
+        ) from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
