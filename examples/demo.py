@@ -69,13 +69,19 @@ def nightfix(policy: Path, *args: str, stream: bool = False) -> subprocess.Compl
     if not stream:
         return subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines: list[str] = []
-    with subprocess.Popen(
+    proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
-    ) as proc:
+    )
+    try:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
             print(f"    | {line.rstrip()}", flush=True)
+        proc.wait()
+    finally:  # the demo interrupted (Ctrl-C, a closed pipe): stop the watcher cleanly too
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=60)
     return subprocess.CompletedProcess(cmd, proc.returncode, "".join(lines), "")
 
 
