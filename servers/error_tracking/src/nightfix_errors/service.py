@@ -23,6 +23,8 @@ from nightfix_errors.models import (
 from nightfix_errors.render import render_traceback
 from nightfix_errors.sanitize import sanitize
 
+NOISY_CONTEXTS = frozenset({"trace"})  # span and trace ids: nothing a reader can act on
+
 
 def _compact_frame(frame: Frame) -> Frame:
     return frame.model_copy(update={"vars": {}, "pre_context": [], "post_context": []})
@@ -41,7 +43,8 @@ def compact_event(event: EventDetail) -> EventDetail:
         in_app = [f for f in exc.frames if f.in_app]
         frames = in_app[-1:] or exc.frames[-1:]
         exceptions.append(exc.model_copy(update={"frames": [_compact_frame(f) for f in frames]}))
-    return event.model_copy(update={"exceptions": exceptions})
+    contexts = {k: v for k, v in event.contexts.items() if k not in NOISY_CONTEXTS}
+    return event.model_copy(update={"exceptions": exceptions, "contexts": contexts})
 
 
 class ErrorService:
