@@ -26,8 +26,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, PaginatedRequestParams, Tool
-from mcp_types import CONNECTION_CLOSED
+from mcp.types import CONNECTION_CLOSED, CallToolResult, PaginatedRequestParams, Tool
 
 from nightfix.errors import ServerError, ToolCallError
 from nightfix.policy import ServerSpec, expand_vars
