@@ -110,7 +110,7 @@ async def _investigate(policy: Policy, issue: str, model_spec: str, ref: str | N
     return await run_investigation(policy, issue, model, ref=ref)
 
 
-@main.command(epilog=f"Exit codes (the stop reason's):\n\n{EXIT_TABLE}")
+@main.command(epilog=f"\b\nExit codes (the stop reason's; 2 = bad input):\n{EXIT_TABLE}")
 @click.option("--issue", "issue", required=True, help="Error issue id (from errors.list_issues).")
 @policy_option
 @click.option(
