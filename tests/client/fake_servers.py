@@ -97,6 +97,8 @@ def sandbox_server() -> FastMCP:
 
     @mcp.tool(annotations=WRITE)
     def create_sandbox(source: str, ref: str = "HEAD") -> dict[str, Any]:
+        if ref == "no-such-ref":
+            raise ToolError(f"unknown ref {ref!r} in source {source!r}")
         sandbox_id = uuid.uuid4().hex[:12]
         boxes[sandbox_id] = {"app/db.py": "POOL_SIZE = 10\n"}
         log("sandbox", "create_sandbox", {"source": source, "ref": ref, "sandbox_id": sandbox_id})

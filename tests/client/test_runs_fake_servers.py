@@ -247,3 +247,11 @@ async def test_replay_running_out_is_a_model_error(tmp_path: Path) -> None:
     result = await run(policy, model_for(tmp_path, FIX[:1]))
     assert str(result.stop_reason) == "model_error" and "ran out" in result.message
     assert_run_sound(tmp_path, result, policy)
+
+
+async def test_unknown_ref_is_a_sandbox_server_error_not_a_crash(tmp_path: Path) -> None:
+    policy = fake_policy(tmp_path)
+    result = await run_investigation(policy, "1", model_for(tmp_path, FIX), ref="no-such-ref")
+    assert str(result.stop_reason) == "server_error:sandbox", result.message
+    assert "could not create the run's sandbox" in result.message
+    assert verify(policy.audit.path).ok

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nightfix.errors import NightfixError, ServerError, ToolCallError
+from nightfix.errors import ServerError, ToolCallError
 from nightfix.gateway import ClientCaller
-from nightfix.run_context import RunContext
+from nightfix.run_context import RunContext, stop
+from nightfix.stop_reasons import Kind
 
 if TYPE_CHECKING:
     from nightfix.agent import RunResult
@@ -23,8 +24,9 @@ async def create_sandbox(
         sandbox = await caller.call(
             "sandbox", "create_sandbox", {"source": source, "ref": result.ref}
         )
-    except ToolCallError as exc:
-        raise NightfixError(f"could not create the run's sandbox: {exc}") from exc
+    except ToolCallError as exc:  # e.g. an unknown source or ref: the sandbox server refused
+        message = ctx.redactor.text(f"could not create the run's sandbox: {exc}")
+        raise stop(Kind.SERVER_ERROR, "sandbox", message) from exc
     result.base_commit = sandbox.get("commit")
     return sandbox
 
