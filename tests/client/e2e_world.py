@@ -8,8 +8,10 @@ and policies that start the three real servers (``nightfix-errors serve``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -151,15 +153,24 @@ def feed_errors(db: Path, repo: Path) -> None:
                 env={**os.environ, "DSN": dsn},
                 timeout=60,
             )
+        # Count in the database itself: the collector runs several worker processes, each
+        # with its own /healthz counters.
         deadline = time.monotonic() + 30
-        while (
-            httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json().get("committed", 0) < 2
-        ):
+        while stored_events(db) < 2:
             assert time.monotonic() < deadline, "events were not committed"
             time.sleep(0.1)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def stored_events(db: Path) -> int:
+    """Events committed to the collector's SQLite store, read without writing."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        try:
+            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        except sqlite3.OperationalError:  # schema not created yet
+            return 0
 
 
 @dataclass
