@@ -161,7 +161,8 @@ def _has_count(text: str, n: int, words: str) -> bool:
     )
 
 
-def nightfix_answer(envelopes: list[cap.Captured]) -> tuple[str, float]:
+def nightfix_answer(envelopes: list[cap.Captured]) -> tuple[str, float, str]:
+    """(the text content a model reads, ms, the structured content as JSON)."""
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "errors.db"
         port = peers.free_port()
@@ -172,7 +173,7 @@ def nightfix_answer(envelopes: list[cap.Captured]) -> tuple[str, float]:
             cap.post_all(port, reqs, 1, retry_429=True)
             peers.wait_count(db, len(envelopes))
 
-        async def ask() -> tuple[str, float]:
+        async def ask() -> tuple[str, float, str]:
             with peers.serve_session_params(db) as params:
                 async with stdio_client(params) as (r, w), ClientSession(r, w) as session:
                     await session.initialize()
@@ -181,18 +182,20 @@ def nightfix_answer(envelopes: list[cap.Captured]) -> tuple[str, float]:
                     started = time.perf_counter()
                     result = await session.call_tool("get_issue", {"issue_id": issue_id})
                     ms = (time.perf_counter() - started) * 1000
-            return "\n".join(getattr(c, "text", "") for c in result.content), ms
+            text = "\n".join(getattr(c, "text", "") for c in result.content)
+            return text, ms, json.dumps(result.structured_content, ensure_ascii=False)
 
         return asyncio.run(ask())
 
 
-def spotlight_answer(exe: Path, envelopes: list[cap.Captured]) -> tuple[str, float]:
+def spotlight_answer(exe: Path, envelopes: list[cap.Captured]) -> tuple[str, float, str]:
     def post(port: int) -> None:
         cap.post_all(
             port, [cap.build_request(c, "/stream", port, None) for c in envelopes], 1, False
         )
 
-    return asyncio.run(peers.spotlight_search_errors(exe, post))
+    text, ms = asyncio.run(peers.spotlight_search_errors(exe, post))
+    return text, ms, text  # search_errors has no structured content
 
 
 # -- 3. get_issue latency with 100,000 events -------------------------------------------------
@@ -306,7 +309,7 @@ def main() -> None:
     for n in OCCURRENCES:
         event = cap.event_of(checkout[0])
         facts = facts_of(event, n, n)
-        for name, (text, ms) in (
+        for name, (text, ms, structured) in (
             ("nightfix get_issue", nightfix_answer(checkout[:n])),
             ("spotlight search_errors", spotlight_answer(exe, checkout[:n])),
         ):
@@ -316,7 +319,8 @@ def main() -> None:
                 "tokens": tokens(text),
                 "ms": ms,
                 "facts": got,
-                "parts": token_parts(text),
+                "parts": token_parts(structured),
+                "structured_tokens": tokens(structured),
             }
     out["answers"] = answers
 
@@ -387,7 +391,18 @@ def report(out: dict[str, Any], sizes: list[int], encoding: str) -> None:
     biggest = sorted(
         out["answers"]["nightfix get_issue x1"]["parts"].items(), key=lambda kv: -kv[1]
     )
-    print("  get_issue tokens by field: " + ", ".join(f"{k} {v}" for k, v in biggest[:6]))
+    print(
+        "  get_issue structured content by field (tokens): "
+        + ", ".join(f"{k} {v}" for k, v in biggest[:6])
+    )
+    print(
+        "  get_issue structured content as JSON (what a client that reads structured content "
+        "instead of the text shows a model), tokens for 1/3/10 occurrences: "
+        + " / ".join(
+            str(out["answers"][f"nightfix get_issue x{n}"]["structured_tokens"])
+            for n in OCCURRENCES
+        )
+    )
     lat = out["latency"]
     g, li = lat["samples"]["get_issue"], lat["samples"]["list_issues"]
     print()

@@ -60,6 +60,9 @@ async def _session_calls(db: Path) -> tuple[list[Any], dict[str, Any]]:
         for issue in listed.structured_content["issues"]:
             iid = issue["id"]
             results[f"get_issue:{iid}"] = await session.call_tool("get_issue", {"issue_id": iid})
+            results[f"get_issue_full:{iid}"] = await session.call_tool(
+                "get_issue", {"issue_id": iid, "detail": "full"}
+            )
             events = await session.call_tool("list_issue_events", {"issue_id": iid})
             results[f"list_issue_events:{iid}"] = events
             for ev in events.structured_content["events"]:
@@ -101,7 +104,24 @@ def test_stdio_client_reads_the_source_line_that_raised_and_function_names(
     divide = next(i for i in issues if i["title"].startswith("ZeroDivisionError"))
     assert divide["count"] == 2 and divide["culprit"] == "__main__ in average"
     assert divide["environments"] == ["production"] and divide["releases"] == ["shop@1.0.0"]
-    detail = results[f"get_issue:{divide['id']}"].structured_content
+    # The summary (default): what a model reads is the text content, a compact traceback.
+    summary = results[f"get_issue:{divide['id']}"]
+    text = "\n".join(c.text for c in summary.content)
+    assert text.startswith("error, unresolved/new: 2 events, ")  # counts, outside the frame
+    assert "first seen " in text and ", last seen " in text
+    for trace in (text, summary.structured_content["traceback"]):
+        assert "return total / len(values)" in trace
+        assert " main: " in trace and " average: return total / len(values) <-- failing" in trace
+        assert "values = []" in trace  # the failing frame's locals
+        assert "production, release shop@1.0.0" in trace
+        assert trace.rstrip().endswith(
+            "ZeroDivisionError: division by zero\n<<<END UNTRUSTED ERROR DATA>>>".rstrip()
+        )
+        assert trace.index("<<<UNTRUSTED ERROR DATA") < trace.index("production")
+    assert summary.structured_content["latest_event"] is None
+    assert summary.structured_content["events_last_24h"] == 2
+    # detail="full": the whole traceback and the structured latest event.
+    detail = results[f"get_issue_full:{divide['id']}"].structured_content
     trace = detail["traceback"]
     assert "return total / len(values)" in trace
     assert "in main" in trace and "in average  <-- failing in-app frame" in trace

@@ -119,10 +119,14 @@ def test_get_issue_tells_the_same_story_from_sqlite_and_from_sentry(both: Any) -
     pairs = _pairs(local, remote)
     assert len(pairs) == 2
     for local_id, remote_id in pairs:
-        a = local.get_issue(local_id).model_dump()
-        b = remote.get_issue(remote_id).model_dump()
+        a = local.get_issue(local_id, "full").model_dump()
+        b = remote.get_issue(remote_id, "full").model_dump()
         assert a["traceback"] == b["traceback"] and "raise" in a["traceback"] + "crash"
         _same_issue_detail(a, b)
+        a_short, b_short = local.get_issue(local_id), remote.get_issue(remote_id)
+        assert a_short.traceback == b_short.traceback and a_short.latest_event is None
+        assert _strip(a_short.model_dump()) == _strip(b_short.model_dump())
+        assert ErrorService.issue_text(a_short) == ErrorService.issue_text(b_short)
     a = local.get_issue(pairs[1][0])
     assert a.issue.count == 2 and a.issue.user_count == 2 and a.issue.releases == ["shop@1.0.0"]
 
@@ -158,6 +162,7 @@ def test_secrets_never_leave_either_backend(both: Any) -> None:
     for service in (local, remote):
         for issue in service.list_issues(IssueFilter(), 25, None).issues:
             text += service.get_issue(issue.id).model_dump_json()
+            text += service.get_issue(issue.id, "full").model_dump_json()
     assert "[Filtered]" in text
     assert "s3cret-parity-pw" not in text and "parity-secret-token-1234" not in text
 
@@ -172,12 +177,16 @@ async def _call_all(args: list[str], env: dict[str, str]) -> dict[str, Any]:
         listed = await session.call_tool("list_issues", {"sort": "first_seen"})
         assert not listed.is_error, listed.content
         issues = listed.structured_content["issues"]
-        detail = await session.call_tool("get_issue", {"issue_id": issues[-1]["id"]})
+        detail = await session.call_tool(
+            "get_issue", {"issue_id": issues[-1]["id"], "detail": "full"}
+        )
+        summary = await session.call_tool("get_issue", {"issue_id": issues[-1]["id"]})
         missing = await session.call_tool("get_issue", {"issue_id": "424242"})
         return {
             "annotations": {t.name: t.annotations for t in tools},
             "issues": issues,
             "detail": detail.structured_content,
+            "summary": (summary.structured_content, [c.text for c in summary.content]),
             "missing": (
                 missing.is_error,
                 " ".join(getattr(c, "text", "") for c in missing.content),
@@ -213,6 +222,10 @@ async def test_serve_backend_sentry_over_stdio_matches_serve_sqlite(both: Any) -
     remote["detail"]["latest_event"].pop("tags")
     local["detail"]["latest_event"].pop("tags")
     assert _strip(remote["detail"]) == _strip(local["detail"])
+    assert _strip(remote["summary"][0]) == _strip(local["summary"][0])
+    assert (
+        remote["summary"][1] == local["summary"][1] and "raise Exception(" in local["summary"][1][0]
+    )
     assert remote["missing"][0] and "424242" not in TOKEN
     assert TOKEN not in json.dumps(remote["detail"]) + remote["missing"][1]
 

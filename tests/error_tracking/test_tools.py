@@ -108,9 +108,31 @@ async def test_bad_since_and_out_of_range_limit_are_refused(client: Client) -> N
         await call(client, "list_issues", level="catastrophic")
 
 
-async def test_get_issue_renders_python_traceback_with_failing_frame(client: Client) -> None:
+async def test_get_issue_summary_is_a_compact_traceback_with_the_facts(client: Client) -> None:
     issue = (await call(client, "list_issues", sort="freq"))["issues"][0]
-    detail = await call(client, "get_issue", issue_id=issue["id"])
+    result = await client.call_tool("get_issue", {"issue_id": issue["id"]})
+    text = "\n".join(getattr(c, "text", "") for c in result.content)
+    detail = dict(result.structured_content)
+    assert detail["latest_event"] is None and detail["events_last_24h"] == 23
+    assert text.startswith("error, unresolved/new: 30 events (23 in 24h), 3 users, first seen ")
+    assert "last seen " in text and text.endswith(detail["traceback"])
+    trace = detail["traceback"]
+    assert trace.startswith("<<<UNTRUSTED ERROR DATA")
+    assert "Traceback" not in trace and "/Users/user/test/" not in trace  # compact: short paths
+    assert "  main.py:28 parse: main()" in trace
+    failing = next(
+        ln for ln in trace.splitlines() if ln.endswith(" <-- failing") or "<-- failing;" in ln
+    )
+    assert failing.startswith(
+        "  main.py:26 main: raise Exception('This is an example Python exception')"
+    )
+    assert "; locals: " in failing and "str_var = 'Hello, world!'" in failing
+    assert trace.splitlines()[-2] == "ValueError: bad value 0"
+
+
+async def test_get_issue_full_renders_python_traceback_with_failing_frame(client: Client) -> None:
+    issue = (await call(client, "list_issues", sort="freq"))["issues"][0]
+    detail = await call(client, "get_issue", issue_id=issue["id"], detail="full")
     assert detail["issue"]["id"] == issue["id"]
     assert detail["events_last_24h"] == 23
     trace = detail["traceback"]
@@ -129,7 +151,12 @@ async def test_get_issue_renders_javascript_in_its_own_format(client: Client) ->
         for i in (await call(client, "list_issues"))["issues"]
         if i["title"].startswith("TypeError")
     )
-    trace = (await call(client, "get_issue", issue_id=js["id"]))["traceback"]
+    summary = (await call(client, "get_issue", issue_id=js["id"]))["traceback"].splitlines()
+    assert summary[1] == "TypeError: Object [object Object] has no method 'updateFrom'"
+    assert summary[2] == "  [1 library frame: raven]"
+    assert summary[3].startswith("  at poll (") and "views.js:389:46): " in summary[3]
+    assert " <-- failing" in summary[3] and "Traceback" not in "\n".join(summary)
+    trace = (await call(client, "get_issue", issue_id=js["id"], detail="full"))["traceback"]
     lines = trace.splitlines()
     assert lines[1] == "TypeError: Object [object Object] has no method 'updateFrom'"
     assert lines[2] == "    [... 1 library frame collapsed: raven ...]"
@@ -202,7 +229,8 @@ async def test_get_issue_shows_the_failing_frame_and_get_event_the_whole_stack(
         for i in (await call(client, "list_issues"))["issues"]
         if i["title"].startswith("TypeError")
     )
-    detail = await call(client, "get_issue", issue_id=js["id"])
+    assert (await call(client, "get_issue", issue_id=js["id"]))["latest_event"] is None
+    detail = await call(client, "get_issue", issue_id=js["id"], detail="full")
     frames = detail["latest_event"]["exceptions"][-1]["frames"]
     assert frames and all(f["in_app"] for f in frames)
     assert [f["function"] for f in frames] == ["poll"]  # the failing one; the rest: traceback

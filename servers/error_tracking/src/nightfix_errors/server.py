@@ -12,12 +12,14 @@ from typing import Annotated, Any
 
 from fastmcp import FastMCP
 from fastmcp.exceptions import ToolError
-from mcp.types import ToolAnnotations
+from fastmcp.tools import ToolResult
+from mcp.types import TextContent, ToolAnnotations
 from pydantic import Field
 
 from nightfix_errors.backends import ErrorStore
 from nightfix_errors.errors import ErrorsError
 from nightfix_errors.models import (
+    Detail,
     EventPage,
     EventResult,
     IssueDetail,
@@ -107,15 +109,26 @@ def build_server(open_store: Callable[[], ErrorStore], open_world: bool = False)
         with domain_errors():
             return service().list_issues(filters, limit, cursor)
 
-    @mcp.tool(annotations=hints)
-    def get_issue(issue_id: str) -> IssueDetail:
-        """One issue: summary, counts, and its latest event with the rendered stack trace.
+    @mcp.tool(annotations=hints, output_schema=IssueDetail.model_json_schema())
+    def get_issue(issue_id: str, detail: Detail = "summary") -> ToolResult:
+        """One issue: counts, users, first/last seen, and its latest event's stack trace.
+
+        The default summary is short: the exception chain with every in-app frame's file,
+        line, function and source line, library frames collapsed, and the failing frame's
+        neighbouring lines and locals (values cut). For every frame, all source context and
+        locals, request, tags and contexts, ask detail="full" or call get_event.
 
         Args:
             issue_id: The `id` of an issue from list_issues.
+            detail: summary (default, compact) or full (the whole traceback and latest_event).
         """
         with domain_errors():
-            return service().get_issue(issue_id)
+            answer = service().get_issue(issue_id, detail)
+        data = answer.model_dump(mode="json")
+        if detail == "full":
+            return ToolResult(structured_content=data)
+        text = ErrorService.issue_text(answer)
+        return ToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
     @mcp.tool(annotations=hints)
     def list_issue_events(

@@ -8,8 +8,10 @@ from __future__ import annotations
 import time
 
 from nightfix_errors.backends import ErrorStore
+from nightfix_errors.brief import compact_traceback, issue_brief
 from nightfix_errors.models import (
     UNTRUSTED_NOTICE,
+    Detail,
     EventDetail,
     EventPage,
     EventResult,
@@ -56,17 +58,24 @@ class ErrorService:
     def list_issues(self, filters: IssueFilter, limit: int, cursor: str | None) -> IssuePage:
         return sanitize(self.store.list_issues(filters, limit, cursor))
 
-    def get_issue(self, issue_id: str) -> IssueDetail:
+    def get_issue(self, issue_id: str, detail: Detail = "summary") -> IssueDetail:
+        """`summary`: no `latest_event`, a compact traceback; `full`: both whole."""
         issue = self.store.get_issue(issue_id)
         event = self.store.get_latest_event(issue_id)
         clean_event = sanitize(event) if event is not None else None
+        full = detail == "full"
         return IssueDetail(
             issue=sanitize(issue),
-            latest_event=compact_event(clean_event) if clean_event is not None else None,
-            traceback=render_traceback(clean_event),
+            latest_event=compact_event(clean_event) if clean_event and full else None,
+            traceback=render_traceback(clean_event) if full else compact_traceback(clean_event),
             untrusted=UNTRUSTED_NOTICE,
             events_last_24h=self.store.count_events_since(issue_id, time.time() - 86400),
         )
+
+    @staticmethod
+    def issue_text(detail: IssueDetail) -> str:
+        """What a model reads for a summary `get_issue`: a header line and the traceback."""
+        return issue_brief(detail.issue, detail.traceback, detail.events_last_24h)
 
     def list_issue_events(self, issue_id: str, limit: int, cursor: str | None) -> EventPage:
         return sanitize(self.store.list_issue_events(issue_id, limit, cursor))
