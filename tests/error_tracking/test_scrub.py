@@ -84,3 +84,33 @@ def test_pii_sample_keeps_its_meaning_after_scrubbing() -> None:
     ev = normalize_event(Scrubber().scrub(event))
     assert ev.title.startswith("RuntimeError: Invalid device")
     assert ev.culprit == "__main__ in crash"
+
+
+def test_a_scrubber_reused_across_events_still_filters_every_secret_each_time() -> None:
+    """The clean-string memo of a long-lived scrubber never lets a secret through, nor keeps one."""
+    scrubber = Scrubber(extra_value_patterns=[r"acct-\d{6}"])
+    line = "    charge(card, token=tok)  # see acct-123456"
+    secrets = (
+        "Bearer abc.def.ghi123456",
+        "https://bob:pw1234567@db.local/x",
+        "4111 1111 1111 1111",
+    )
+    for round_ in range(5):  # the same strings again: the memo must give the same answer
+        event = python_event()
+        frame = event["exception"]["values"][0]["stacktrace"]["frames"][-1]
+        frame["context_line"] = line
+        frame["pre_context"] = ["def pay(card):", *secrets]
+        frame["vars"] = {"note": "'see acct-654321'"}
+        if round_ < 2:  # a password local, echoed in the message: that event is not memoized
+            frame["vars"]["password"] = "'hunter2-secret'"
+            event["exception"]["values"][0]["value"] = f"round {round_}: hunter2-secret rejected"
+        text = json.dumps(scrubber.scrub(event))
+        for leaked in ("abc.def.ghi123456", "pw1234567", "4111 1111 1111 1111", "hunter2-secret"):
+            assert leaked not in text, (round_, leaked)
+        assert "acct-123456" not in text and "acct-654321" not in text
+        assert "def pay(card):" in text  # clean text stays as it was
+        remembered = " ".join(scrubber._clean)
+        assert ("def pay(card):" in remembered) == (round_ >= 2)
+        assert not any(
+            s in remembered for s in ("abc.def", "pw1234567", "4111", "acct-", "hunter2")
+        )

@@ -46,6 +46,11 @@ _VALUE_PATTERNS = (
 )
 _MIN_ECHO_LEN = 6
 _MIN_SCAN_LEN = 8
+# Strings found clean are remembered (only those: never a string a pattern matched, and none
+# of an event that held a secret under a sensitive key, which may echo it), so the source
+# lines, paths and names every event of an app repeats are scanned once per worker.
+_CLEAN_CACHE_SIZE = 50_000
+_CLEAN_CACHE_MAX_LEN = 1000
 _DIGIT_RUN = re.compile(r"\d{4}")
 _NOT_SECRETS = frozenset(
     {"None", "True", "False", "null", "true", "false", FILTERED, "'[Filtered]'"}
@@ -83,6 +88,8 @@ class Scrubber:
         self._key_re = re.compile("|".join(f"(?:{p})" for p in keys), re.IGNORECASE)
         self._extra_value_res = [re.compile(p) for p in extra_value_patterns]
         self._key_cache: dict[str, bool] = {}
+        self._clean: set[str] = set()
+        self._pending: list[str] = []
 
     def is_sensitive_key(self, key: str) -> bool:
         hit = self._key_cache.get(key)
@@ -99,7 +106,9 @@ class Scrubber:
             kept = {k: v for k, v in event.items() if k in STRUCTURAL_KEYS}
             event = {k: v for k, v in event.items() if k not in STRUCTURAL_KEYS}
         secrets: set[str] = set()
+        self._pending = []
         cleaned = self._walk(event, secrets, sensitive=False)
+        self._remember(clean=not secrets)
         echoes = sorted(
             (s for s in secrets if len(s) >= _MIN_ECHO_LEN and s not in _NOT_SECRETS),
             key=len,
@@ -109,6 +118,22 @@ class Scrubber:
             echo_re = re.compile("|".join(re.escape(s) for s in echoes))
             cleaned = _replace_everywhere(cleaned, echo_re)
         return {**cleaned, **kept} if kept else cleaned
+
+    def _scan(self, text: str) -> str:
+        """`scrub_text`, skipped for a string an earlier scan found clean."""
+        if text in self._clean:
+            return text
+        out = self.scrub_text(text)
+        if out == text and len(text) <= _CLEAN_CACHE_MAX_LEN:
+            self._pending.append(text)
+        return out
+
+    def _remember(self, clean: bool) -> None:
+        if clean and self._pending:
+            if len(self._clean) + len(self._pending) > _CLEAN_CACHE_SIZE:
+                self._clean.clear()
+            self._clean.update(self._pending)
+        self._pending = []
 
     def scrub_text(self, text: str) -> str:
         for pattern in self._extra_value_res:
@@ -139,7 +164,7 @@ class Scrubber:
             return (
                 node
                 if len(node) < _MIN_SCAN_LEN and not self._extra_value_res
-                else (self.scrub_text(node))
+                else self._scan(node)
             )
         if kind is dict:
             is_key = self.is_sensitive_key
