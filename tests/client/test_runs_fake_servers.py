@@ -3,6 +3,7 @@ and after each run a verifying audit log and a complete trace."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -67,7 +68,8 @@ async def test_fix_completes_with_summary_and_diff(tmp_path: Path) -> None:
     assert result.tool_calls == 4 and result.steps == 4
     events = assert_run_sound(tmp_path, result, policy)
     results = [e for e in events if e["type"] == "tool_result"]
-    assert '"failed": 1' in results[1]["content"] and '"failed": 0' in results[3]["content"]
+    assert json.loads(results[1]["content"])["failed"] == 1
+    assert json.loads(results[3]["content"])["failed"] == 0
 
 
 async def test_sandbox_id_is_bound_by_the_client(tmp_path: Path) -> None:

@@ -41,17 +41,25 @@ class ValidatedResult:
 
 
 def raw_text(result: CallToolResult) -> tuple[str, dict[str, Any] | None]:
-    """The result's content as text (+ its structured dict); ToolCallError when malformed."""
+    """The result as the model reads it (+ its structured dict); ToolCallError when malformed.
+
+    The model reads the text content: what the server wrote for a reader (the errors server's
+    ``get_issue`` text is a compact summary, its structured content the full record). The
+    structured content is kept for client code, and rendered as JSON only when a result has
+    no text.
+    """
     structured = result.structured_content
-    if structured is not None and not result.is_error:
-        if not isinstance(structured, dict):
-            raise ToolCallError("malformed result: structured content is not a JSON object")
-        return json.dumps(structured, ensure_ascii=False), structured
+    if structured is not None and not isinstance(structured, dict):
+        raise ToolCallError("malformed result: structured content is not a JSON object")
+    if result.is_error:
+        structured = None
     texts = [block.text for block in result.content if isinstance(block, TextContent)]
-    if not texts:
-        kinds: list[str] = sorted({block.type for block in result.content}) or ["nothing"]
-        raise ToolCallError(f"malformed result: no text content (got {', '.join(kinds)})")
-    return "\n".join(texts), None
+    if texts:
+        return "\n".join(texts), structured
+    if structured is not None:
+        return json.dumps(structured, ensure_ascii=False, separators=(",", ":")), structured
+    kinds: list[str] = sorted({block.type for block in result.content}) or ["nothing"]
+    raise ToolCallError(f"malformed result: no text content (got {', '.join(kinds)})")
 
 
 def validate(result: CallToolResult, redactor: Redactor, max_chars: int) -> ValidatedResult:
