@@ -1,7 +1,7 @@
 """A local HTTP server that speaks the part of Sentry's REST API that `--backend sentry` reads.
 
 Payloads are shaped after Sentry's own OpenAPI description
-(`/work/shared/reference/sentry-openapi-derefed.json`, release 0.272.0): issues as
+(`../shared/reference/sentry-openapi-derefed.json`, release 0.272.0): issues as
 `listOrganizationIssues` / `getOrganizationIssue` return them, events with their `entries`
 (camelCase frames, `context` as `[lineno, line]` pairs), cursor pagination through a `Link`
 header written the way Sentry writes it, and `events-timeseries` for counts over time.

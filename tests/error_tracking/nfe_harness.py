@@ -20,7 +20,8 @@ from typing import Any
 import httpx2
 
 BIN = Path(sys.executable).parent / "nightfix-errors"
-SAMPLES = Path("/work/shared/reference/sentry-samples")
+# The steering repository's shared/ folder sits beside this checkout (locally and in CI).
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "sentry-samples"
 HERE = Path(__file__).parent
 
 

@@ -30,7 +30,8 @@ from nightfix_errors.errors import (
 from nightfix_errors.models import IssueFilter
 from nightfix_errors.text import parse_iso
 
-REFERENCE = Path("/work/shared/reference")
+# The steering repository's shared/ folder sits beside this checkout (locally and in CI).
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
 SAMPLES = REFERENCE / "sentry-samples"
 TOKEN = "sntrys_local_test_token_0123456789abcdef"
 

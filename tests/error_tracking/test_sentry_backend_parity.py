@@ -38,7 +38,8 @@ from nightfix_errors.scrub import Scrubber
 from nightfix_errors.server import build_server
 from nightfix_errors.service import ErrorService
 
-SAMPLES = Path("/work/shared/reference/sentry-samples")
+# The steering repository's shared/ folder sits beside this checkout (locally and in CI).
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "sentry-samples"
 TOKEN = "sntrys_parity_token_abcdef0123456789"
 # Fields that name things differently in each system by design.
 _IDS = {"id", "issue_id", "fingerprint", "permalink"}

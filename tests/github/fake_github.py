@@ -3,7 +3,7 @@
 It serves one repository, kept as a real bare git repository on disk (so blobs, trees, commits
 and refs behave as on GitHub: real SHAs, `base_tree`, fast-forward checks). Response bodies
 are the payloads recorded from the real API in PyGithub's test suite
-(`/work/shared/reference/github-replay/`, trimmed into `fake_github_payloads.json`), with the
+(`../shared/reference/github-replay/`, trimmed into `fake_github_payloads.json`), with the
 fields that matter filled from the repository and every `url` rewritten to this server.
 Every request is logged in `requests` so tests can assert what left the client, in order.
 """
