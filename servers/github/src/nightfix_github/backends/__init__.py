@@ -2,6 +2,7 @@
 
 from typing import Protocol
 
+from ..errors import ConflictError
 from ..models import (
     BlameLine,
     Comment,
@@ -41,6 +42,17 @@ class RepoBackend(Protocol):
     ) -> PullRequest: ...
     def comment(self, number: int, body: str) -> Comment: ...
     def merge_pull(self, number: int) -> MergeResult: ...
+
+
+def branch_already_there(short: str, existing: str, commit: str) -> bool:
+    """The idempotent-retry rule of ``create_branch`` when the branch exists.
+
+    At the same commit the call succeeds without creating anything (``False``); anywhere
+    else it is a conflict, never a silent move of the branch.
+    """
+    if existing == commit:
+        return False
+    raise ConflictError(f"branch {short!r} already exists at {existing[:12]}, not {commit[:12]}")
 
 
 BACKENDS = {

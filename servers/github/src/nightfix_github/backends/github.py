@@ -26,6 +26,7 @@ from ..models import (
     SearchMatch,
     SearchResult,
 )
+from . import branch_already_there
 
 SEARCH_MAX_FILES = 200
 _SHA = re.compile(r"[0-9a-f]{40}\Z")
@@ -198,11 +199,7 @@ class GitHubBackend:
                 existing = self.branch_head(short)
                 if existing is None:
                     raise _fail(exc, f"create branch {short!r}") from None
-        if existing == commit:
-            return False
-        raise ConflictError(
-            f"branch {short!r} already exists at {existing[:12]}, not {commit[:12]}"
-        )
+        return branch_already_there(short, existing, commit)
 
     def commit_files(
         self, branch: str, parent: str, changes: list[FileChange], message: str

@@ -22,6 +22,7 @@ from ..models import (
     SearchMatch,
     SearchResult,
 )
+from . import branch_already_there
 from .gitcli import CatFile, Git
 from .local_pulls import PullStore
 
@@ -220,11 +221,7 @@ class LocalBackend:
                 existing = self.branch_head(short)
                 if existing is None:
                     raise
-        if existing == commit:
-            return False
-        raise ConflictError(
-            f"branch {short!r} already exists at {existing[:12]}, not {commit[:12]}"
-        )
+        return branch_already_there(short, existing, commit)
 
     def commit_files(
         self, branch: str, parent: str, changes: list[FileChange], message: str
