@@ -77,15 +77,15 @@ def policy_reference() -> str:
 
 def stop_reasons_reference() -> str:
     lines = ["| stop reason | exit code | meaning |", "|---|---|---|"]
+    source = Path(sys.modules[Kind.__module__].__file__ or "").read_text(encoding="utf-8")
     for kind in Kind:
-        doc = (_kind_doc(kind) or "").replace("|", "\\|").replace("``", "`")
+        doc = _kind_doc(kind, source).replace("|", "\\|").replace("``", "`")
         lines.append(f"| `{kind.value}` | {EXIT_CODES[kind]} | {doc} |")
     return "\n".join(lines)
 
 
-def _kind_doc(kind: Kind) -> str:
-    """The docstring written under the enum member in stop_reasons.py."""
-    source = Path(sys.modules[Kind.__module__].__file__ or "").read_text(encoding="utf-8")
+def _kind_doc(kind: Kind, source: str) -> str:
+    """The docstring written under the enum member in ``source`` (stop_reasons.py)."""
     match = re.search(rf'{kind.name} = "{kind.value}"\n\s+"""(.*?)"""', source, re.S)
     return " ".join(match.group(1).split()) if match else kind.value.replace("_", " ")
 
