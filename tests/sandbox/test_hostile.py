@@ -162,3 +162,49 @@ def test_kill_everything_cannot_take_down_the_sandbox(
         sandbox_id, "cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c 'slee[p] 300' || true"
     )
     assert left.stdout.strip() == "0"  # the background sleep was cleaned up too
+
+
+def test_command_cannot_reach_the_command_channel_of_pid1(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    # PID 1 and the supervisors are not dumpable: their fds are closed to the sandbox user.
+    res = service.exec(
+        sandbox_id,
+        'ls /proc/1/fd; echo \'{"id": "x", "ok": true}\' > /proc/1/fd/1; ls /proc/$PPID/fd',
+    )
+    assert res.stderr.count("Permission denied") == 3, res
+    assert res.exit_code != 0 and res.reason is None  # a genuine result, not a forged one
+
+
+def test_command_cannot_ptrace_pid1_or_its_supervisor(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    # The supervisor is the ancestor whose parent is PID 1; attach to it and to PID 1.
+    probe = (
+        'python3 -c "import ctypes, os\n'
+        "def ppid(pid): return int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "sup = os.getpid()\n"
+        "while ppid(sup) != 1: sup = ppid(sup)\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "for name, pid in (('init', 1), ('supervisor', sup)):\n"
+        "    rc = libc.ptrace(16, pid, 0, 0)\n"  # PTRACE_ATTACH
+        '    print(name, rc, os.strerror(ctypes.get_errno()))"'
+    )
+    res = service.exec(sandbox_id, probe)
+    assert res.exit_code == 0, res
+    lines = res.stdout.splitlines()
+    assert lines == ["init -1 Operation not permitted", "supervisor -1 Operation not permitted"]
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_command_that_kills_its_supervisor_gets_a_clear_result(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    res = service.exec(sandbox_id, "sleep 200 & kill -9 $PPID; sleep 100", timeout_s=30)
+    assert res.killed and res.reason == "supervisor_killed", res
+    assert "killed its supervisor" in res.stderr
+    _still_serving(service, sandbox_id, bystander)
+    left = service.exec(
+        sandbox_id, "cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c 'slee[p] ' || true"
+    )
+    assert left.stdout.strip() == "0"

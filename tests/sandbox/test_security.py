@@ -13,6 +13,7 @@ from nightfix_sandbox.errors import ConfigError, SecurityError, UnknownSourceErr
 from nightfix_sandbox.security import (
     check_container_hardened,
     check_git_url,
+    check_init_hardened,
     check_patch_paths,
     check_realpath_in_workspace,
     check_ref_safe,
@@ -129,6 +130,7 @@ def _attrs(**overrides: object) -> dict[str, object]:
         "PidsLimit": 64,
         "Memory": 1 << 28,
         "MemorySwap": 1 << 28,
+        "LogConfig": {"Type": "none", "Config": {}},
     }
     hc.update(overrides)
     return {
@@ -154,6 +156,7 @@ def test_check_container_hardened_accepts_the_hardened_shape() -> None:
         ({"Binds": ["/var/run/docker.sock:/var/run/docker.sock"]}, "host paths"),
         ({"PidsLimit": 0}, "limit"),
         ({"MemorySwap": -1}, "swap"),
+        ({"LogConfig": {"Type": "json-file"}}, "logged on the host"),
     ],
 )
 def test_check_container_hardened_refuses_weakened_container(
@@ -170,6 +173,26 @@ def test_check_container_hardened_refuses_root_user_and_host_mount() -> None:
     with pytest.raises(SecurityError, match="root") as err:
         check_container_hardened(attrs, "v1")
     assert "mounts other than" in str(err.value)
+
+
+def test_check_init_hardened_accepts_an_undumpable_unprivileged_pid1() -> None:
+    check_init_hardened({"ok": True, "uid": 1000, "dumpable": 0}, "box")
+
+
+@pytest.mark.parametrize(
+    ("hello", "problem"),
+    [
+        ({"uid": 0, "dumpable": 0}, "uid 0"),
+        ({"dumpable": 0}, "uid None"),
+        ({"uid": 1000, "dumpable": 1}, "dumpable"),
+        ({"uid": 1000}, "dumpable"),
+    ],
+)
+def test_check_init_hardened_refuses_a_pid1_the_sandbox_user_could_reach(
+    hello: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(SecurityError, match=problem):
+        check_init_hardened(hello, "box")
 
 
 @pytest.mark.parametrize("timeout", [0, -1, 601])

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 
 from nightfix_sandbox.backends import Box, ContainerBackend
 from nightfix_sandbox.config import SANDBOX_ROOT, SANDBOX_UID
-from nightfix_sandbox.incontainer import script
 from nightfix_sandbox.models import ExecResult
 
 USER = f"{SANDBOX_UID}:{SANDBOX_UID}"
@@ -28,7 +26,7 @@ ROOT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CEILING_DIRECTORIES": SANDBOX_ROOT,
 }
-_SUPERVISOR = script("supervisor")
+HELPER_CAP = 16_000_000  # a helper's JSON reply (read_file: up to 1 MB of text, escaped)
 
 
 def run_command(
@@ -53,31 +51,31 @@ def run_attached(
     attach: str = "",
 ) -> tuple[ExecResult, bytes]:
     """`run_command`, also returning the file `attach` the command wrote (then removed)."""
-    argv = [command, str(timeout_s), str(output_bytes), uuid.uuid4().hex, attach]
-    raw = backend.exec(
-        box,
-        ["python3", "-I", "-S", "-c", _SUPERVISOR, *argv],
-        user=USER,
-        env={**ENV, **(extra_env or {})},
-        deadline_s=timeout_s + 30,
+    return _supervised(
+        backend, box, ["/bin/sh", "-c", command], timeout_s, output_bytes, extra_env, attach
     )
-    lines = raw.stdout.strip().splitlines()
-    try:
-        data = json.loads(lines[-1])
-    except (IndexError, ValueError):
-        # The supervisor itself was killed (e.g. `kill -9 -1` or the OOM killer):
-        # clean up every process of the sandbox user and report what is known.
-        backend.exec(box, ["sh", "-c", "kill -9 -1; true"], user=USER, env={}, deadline_s=30)
-        return ExecResult(
-            exit_code=raw.exit_code,
-            stdout="",
-            stderr=raw.stderr.decode("utf-8", "replace")[-output_bytes:],
-            timed_out=False,
-            killed=True,
-            reason="supervisor_killed",
-            truncated=False,
-            duration_s=0.0,
-        ), b""
+
+
+def _supervised(
+    backend: ContainerBackend,
+    box: Box,
+    argv: list[str],
+    timeout_s: float,
+    cap: int,
+    extra_env: dict[str, str] | None = None,
+    attach: str = "",
+) -> tuple[ExecResult, bytes]:
+    """argv run by the sandbox's PID 1 under a supervisor (see incontainer/init.py)."""
+    request = {
+        "argv": argv,
+        "env": {**ENV, **(extra_env or {})},
+        "cwd": WS,
+        "timeout_s": timeout_s,
+        "cap": cap,
+        "tag": uuid.uuid4().hex,
+        "attach": attach,
+    }
+    data = backend.run(box, request, deadline_s=timeout_s + 30)
     attached = base64.b64decode(data.pop("attachment", None) or "")
     data["stdout"] = base64.b64decode(data["stdout"]).decode("utf-8", "replace")
     data["stderr"] = base64.b64decode(data["stderr"]).decode("utf-8", "replace")
@@ -92,12 +90,19 @@ def run_helper(
     root: bool = False,
     deadline_s: float = 120,
 ) -> tuple[int, str, str]:
-    """Run a trusted helper (git, fileops) directly, as the sandbox user or as root (no caps)."""
+    """Run a trusted helper (git, fileops) as the sandbox user, or as root (no caps).
+
+    As the sandbox user it goes through PID 1 like any command; as root it needs
+    `docker exec`, since nothing inside the sandbox may hand out root.
+    """
+    if not root:
+        res, _ = _supervised(backend, box, argv, deadline_s, HELPER_CAP)
+        return res.exit_code, res.stdout, res.stderr
     raw = backend.exec(
         box,
         argv,
-        user="0:0" if root else USER,
-        env=ROOT_ENV if root else ENV,
+        user="0:0",
+        env=ROOT_ENV,
         deadline_s=deadline_s,
     )
     return (

@@ -132,8 +132,25 @@ def check_container_hardened(attrs: Mapping[str, Any], volume: str) -> None:
         problems.append("pids or memory limit missing")
     if hc.get("MemorySwap") != hc.get("Memory"):
         problems.append("swap is not disabled")
+    if (hc.get("LogConfig") or {}).get("Type") != "none":
+        problems.append("command output would be logged on the host")
     if problems:
         raise SecurityError("container is not hardened: " + "; ".join(problems))
+
+
+def check_init_hardened(hello: Mapping[str, Any], name: str) -> None:
+    """Refuse a sandbox whose PID 1 runs as root or can be ptraced by the sandbox user.
+
+    PID 1 carries the command channel; were it dumpable, code under test (same uid) could
+    open /proc/1/fd or ptrace it and forge what a command returned.
+    """
+    problems = []
+    if hello.get("uid") in (None, 0):
+        problems.append(f"PID 1 runs as uid {hello.get('uid')}")
+    if hello.get("dumpable") != 0:
+        problems.append("PID 1 is dumpable (its channel could be reached from inside)")
+    if problems:
+        raise SecurityError(f"sandbox {name} is not hardened: " + "; ".join(problems))
 
 
 def check_timeout(timeout_s: int, max_timeout_s: int) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,17 @@ class ContainerBackend(Protocol):
         """Create and start a hardened container with a fresh workspace volume."""
         ...
 
+    def run(self, box: Box, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
+        """Have the sandbox's PID 1 run a command (fields: see incontainer/init.py).
+
+        Returns the supervisor's result; gives up after deadline_s.
+        """
+        ...
+
     def exec(
         self, box: Box, argv: list[str], *, user: str, env: dict[str, str], deadline_s: float
     ) -> RawExec:
-        """Run argv in the container; give up after deadline_s."""
+        """Run argv with `docker exec` (root helpers only); give up after deadline_s."""
         ...
 
     def put_archive(self, box: Box, path: str, tar: bytes) -> None:

@@ -5,22 +5,25 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
-from docker.types import Mount
+from docker.types import LogConfig, Mount
 
 from nightfix_sandbox.backends import Box, RawExec
+from nightfix_sandbox.backends.command_channel import GONE, CommandChannel
 from nightfix_sandbox.config import LABEL, SANDBOX_ROOT, SANDBOX_UID, Limits
 from nightfix_sandbox.errors import SandboxError
 from nightfix_sandbox.incontainer import script
-from nightfix_sandbox.security import check_container_hardened
+from nightfix_sandbox.security import check_container_hardened, check_init_hardened
 
 log = logging.getLogger(__name__)
-_INIT = script("init")
+# PID 1 gets the supervisor's text as argv[1] (see incontainer/init.py).
+_INIT_COMMAND = ["python3", "-I", "-S", "-c", script("init"), script("supervisor")]
 
 
 def _proc_start(pid: int) -> str:
@@ -42,6 +45,8 @@ class DockerBackend:
         self.client = client
         self.limits = limits
         self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="nf-exec")
+        self._channels: dict[str, CommandChannel] = {}
+        self._channels_lock = threading.Lock()
 
     def _labels(self, extra: dict[str, str]) -> dict[str, str]:
         return {LABEL: "1", f"{LABEL}.owner": OWNER, **extra}
@@ -51,10 +56,11 @@ class DockerBackend:
         all_labels = self._labels(labels)
         self.client.volumes.create(name=name, labels=all_labels)
         lim = self.limits
+        container_id = name
         try:
             container = self.client.containers.create(
                 image,
-                command=["python3", "-I", "-S", "-c", _INIT],
+                command=_INIT_COMMAND,
                 name=name,
                 labels=all_labels,
                 user=f"{SANDBOX_UID}:{SANDBOX_UID}",
@@ -70,16 +76,41 @@ class DockerBackend:
                 tmpfs={"/tmp": f"rw,nosuid,nodev,size={lim.tmp_mb}m"},  # noqa: S108
                 mounts=[Mount(SANDBOX_ROOT, name, type="volume", read_only=False)],
                 init=False,  # our own PID 1 (incontainer/init.py): reaps, cannot be killed
+                stdin_open=True,  # PID 1's command channel (the attach stream)
+                log_config=LogConfig(type="none"),  # command output is never kept on the host
                 ipc_mode="private",
                 environment={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},  # noqa: S108
             )
+            container_id = container.id or name
             container.reload()
             check_container_hardened(container.attrs, name)
             container.start()
+            box = Box(container_id=container_id, volume=name, image=image, labels=all_labels)
+            hello = self._channel(box).request("hello", deadline_s=30)
+            check_init_hardened(hello, name)
         except BaseException:
-            self._remove_ids(name, name)
+            self._remove_ids(container_id, name)
             raise
-        return Box(container_id=container.id, volume=name, image=image, labels=all_labels)
+        return box
+
+    def _channel(self, box: Box) -> CommandChannel:
+        """The open channel to the box's PID 1 (attached on first use)."""
+        with self._channels_lock:
+            channel = self._channels.get(box.container_id)
+            if channel is None:
+                params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+                try:
+                    stream = self.client.api.attach_socket(box.container_id, params=params)
+                except docker.errors.NotFound:
+                    raise SandboxError(GONE) from None
+                channel = CommandChannel(stream, box.volume)
+                self._channels[box.container_id] = channel
+        return channel
+
+    def run(self, box: Box, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
+        reply = self._channel(box).request("run", deadline_s, **request)
+        result: dict[str, Any] = reply["result"]
+        return result
 
     def exec(
         self, box: Box, argv: list[str], *, user: str, env: dict[str, str], deadline_s: float
@@ -124,6 +155,10 @@ class DockerBackend:
                 list(pool.map(self.remove, boxes))
 
     def _remove_ids(self, container: str, volume: str) -> None:
+        with self._channels_lock:
+            channel = self._channels.pop(container, None)
+        if channel is not None:
+            channel.close("the sandbox was destroyed")
         try:
             self.client.api.remove_container(container, force=True, v=True)
         except docker.errors.NotFound:
@@ -159,6 +194,11 @@ class DockerBackend:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._channels_lock:
+            channels = list(self._channels.values())
+            self._channels.clear()
+        for channel in channels:
+            channel.close("the sandbox server is shutting down")
 
 
 def _is_orphan(labels: dict[str, str]) -> bool:

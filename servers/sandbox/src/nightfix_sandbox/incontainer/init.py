@@ -1,17 +1,36 @@
-"""PID 1 of every sandbox: reaps orphans and cannot be killed from inside.
+"""PID 1 of every sandbox: runs the host's commands, reaps orphans, cannot be killed.
 
-The kernel delivers no signal to a PID namespace's init from inside the namespace unless
-init handles it, so the sandbox user's `kill -9 -1` cannot stop its own container (with
-docker's tini, the user could kill tini's child and so the container). SIGCHLD is the one
-signal handled: it reaps every exited child at once, so zombies never eat the pids limit.
+The host talks to it over the container's attach stream: one JSON request per line on
+stdin, one JSON reply per line on stdout. For each command it forks a child that runs
+`supervise` (supervisor.py, whose text is argv[1]), so a command costs a fork, not a
+`docker exec` and a Python start-up.
+
+Why code under test, which runs as the same uid, cannot reach this channel:
+- PID 1 makes itself non-dumpable at start (the forked supervisors inherit that), so
+  /proc/1/fd, /proc/1/mem and ptrace need CAP_SYS_PTRACE, which no process here has;
+- the kernel delivers no signal to a PID namespace's init from inside the namespace
+  unless init handles it, and the only one handled is SIGCHLD (it reaps every exited
+  child at once, so zombies never eat the pids limit);
+- a command's stdin is /dev/null and its stdout/stderr are pipes to its supervisor.
 """
 
 # A stdlib-only script executed as the container's command by `python3 -I -S -c`.
+# ruff: noqa: S102, SIM105
 # mypy: disable-error-code="no-untyped-def"
 
+import ctypes
+import json
 import os
+import select
 import signal
-import time
+import sys
+
+PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+_libc = ctypes.CDLL(None, use_errno=True)
+_supervisor: dict = {}
+exec(compile(sys.argv[1], "supervisor.py", "exec"), _supervisor)
+supervise = _supervisor["supervise"]
+pending: dict = {}  # result pipe fd -> [request id, bytes so far]
 
 
 def reap(*_):
@@ -22,8 +41,154 @@ def reap(*_):
         pass
 
 
-signal.signal(signal.SIGCHLD, reap)
-signal.signal(signal.SIGINT, signal.SIG_DFL)  # unhandled, hence never delivered from inside
-while True:
-    reap()
-    time.sleep(1)
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def send(reply):
+    write_all(1, (json.dumps(reply) + "\n").encode())
+
+
+def failed(why, reason):
+    """The result of a command that never ran to the end under its supervisor."""
+    return _supervisor["result"](
+        137 if reason == "supervisor_killed" else 126,
+        b"",
+        f"nightfix: {why}\n".encode(),
+        timed_out=False,
+        killed=True,
+        reason=reason,
+        truncated=False,
+        duration=0.0,
+    )
+
+
+def check_run(req):
+    argv, env = req.get("argv"), req.get("env", {})
+    if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+        raise ValueError("argv must be a non-empty list of strings")
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+    ):
+        raise ValueError("env must map strings to strings")
+    for key, kind in (("timeout_s", (int, float)), ("cap", int)):
+        if not isinstance(req.get(key), kind) or req[key] <= 0:
+            raise ValueError(f"{key} must be a positive number")
+    for key in ("cwd", "tag", "attach"):
+        if not isinstance(req.get(key, ""), str):
+            raise ValueError(f"{key} must be a string")
+
+
+def child(req, w):
+    """In the forked child: run the command, write the reply to the pipe, exit."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the supervisor waits for its own
+        os.dup2(os.open("/dev/null", os.O_RDWR), 0)
+        os.dup2(0, 1)  # nothing a supervisor prints can reach the host's channel
+        res = supervise(
+            req["argv"],
+            {**os.environ, **req.get("env", {})},
+            req.get("cwd") or "/",
+            float(req["timeout_s"]),
+            int(req["cap"]),
+            req.get("tag") or req["id"],
+            req.get("attach", ""),
+        )
+        reply = {"ok": True, "result": res}
+    except BaseException as exc:
+        reply = {"ok": False, "error": f"the supervisor failed: {exc!r}"}
+    try:
+        write_all(w, json.dumps(reply).encode())
+    finally:
+        os._exit(0)
+
+
+def run(req):
+    check_run(req)
+    r, w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        os.close(r)
+        os.close(w)
+        res = failed(f"cannot start command: {exc}", "spawn_failed")
+        send({"id": req["id"], "ok": True, "result": res})
+        return
+    if pid == 0:
+        os.close(r)
+        child(req, w)
+    os.close(w)
+    pending[r] = [req["id"], bytearray()]
+
+
+def handle(line):
+    rid = None
+    try:
+        req = json.loads(line)
+        if not isinstance(req, dict):
+            raise ValueError("a request is a JSON object")
+        rid = req.get("id")
+        if not isinstance(rid, str) or not rid:
+            raise ValueError("a request needs a string id")
+        if req.get("op") == "hello":
+            send(
+                {
+                    "id": rid,
+                    "ok": True,
+                    "uid": os.getuid(),
+                    "dumpable": _libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
+                }
+            )
+        elif req.get("op") == "run":
+            run(req)
+        else:
+            raise ValueError(f"unknown op {req.get('op')!r}; use hello or run")
+    except Exception as exc:
+        send({"id": rid, "ok": False, "error": f"bad request: {exc}"})
+
+
+def finish(fd):
+    rid, data = pending.pop(fd)
+    os.close(fd)
+    try:
+        reply = json.loads(data)
+    except ValueError:
+        try:
+            os.kill(-1, signal.SIGKILL)  # everything but PID 1: the command and its children
+        except ProcessLookupError:
+            pass  # the command already killed everything itself
+        why = "the command killed its supervisor; every process in the sandbox was killed"
+        reply = {"ok": True, "result": failed(why, "supervisor_killed")}
+    send({**reply, "id": rid})
+
+
+def main():
+    if _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        sys.stderr.write("nightfix init: cannot make PID 1 non-dumpable; refusing to serve\n")
+        sys.exit(1)
+    signal.signal(signal.SIGCHLD, reap)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # unhandled, hence never delivered from inside
+    inbuf = b""
+    stdin_open = True
+    while True:
+        ready, _, _ = select.select([0, *pending] if stdin_open else list(pending), [], [])
+        for fd in ready:
+            if fd != 0:
+                chunk = os.read(fd, 1 << 20)
+                if chunk:
+                    pending[fd][1] += chunk
+                else:
+                    finish(fd)
+                continue
+            chunk = os.read(0, 1 << 16)
+            stdin_open = bool(chunk)
+            inbuf += chunk
+            while b"\n" in inbuf:
+                line, _, inbuf = inbuf.partition(b"\n")
+                if line.strip():
+                    handle(line)
+
+
+main()

@@ -1,0 +1,80 @@
+"""The command channel to a sandbox's PID 1: concurrent requests, bad requests, a dead box."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+import docker
+import pytest
+
+from nightfix_sandbox.backends.docker_backend import DockerBackend
+from nightfix_sandbox.errors import SandboxError
+from nightfix_sandbox.service import SandboxService
+
+pytestmark = pytest.mark.docker
+
+
+def test_concurrent_commands_in_one_sandbox_each_get_their_own_result(
+    service: SandboxService, sandbox_id: str
+) -> None:
+    commands = [f"sleep 0.{9 - i}; echo job{i}; echo err{i} >&2; exit {i}" for i in range(6)]
+    with concurrent.futures.ThreadPoolExecutor(len(commands)) as pool:
+        results = list(pool.map(lambda c: service.exec(sandbox_id, c, timeout_s=30), commands))
+    for i, res in enumerate(results):
+        assert (res.exit_code, res.stdout, res.stderr) == (i, f"job{i}\n", f"err{i}\n"), res
+
+
+def test_malformed_requests_are_refused_and_the_sandbox_keeps_serving(
+    service: SandboxService, sandbox_id: str
+) -> None:
+    box = service._get(sandbox_id).box
+    backend = service.backend
+    assert isinstance(backend, DockerBackend)
+    channel = backend._channel(box)
+    with pytest.raises(SandboxError, match="unknown op 'format_disk'"):
+        channel.request("format_disk", deadline_s=30)
+    with pytest.raises(SandboxError, match="argv must be a non-empty list"):
+        channel.request("run", deadline_s=30, argv=[], timeout_s=5, cap=1024)
+    with pytest.raises(SandboxError, match="timeout_s must be a positive number"):
+        channel.request("run", deadline_s=30, argv=["true"], timeout_s=-1, cap=1024)
+    with pytest.raises(SandboxError, match="env must map strings"):
+        channel.request("run", deadline_s=30, argv=["true"], env={"A": 1}, timeout_s=5, cap=9)
+    assert service.exec(sandbox_id, "echo alive").stdout == "alive\n"
+
+
+def test_a_program_that_cannot_start_gets_exit_127(
+    service: SandboxService, sandbox_id: str
+) -> None:
+    res = service.exec(sandbox_id, "/no/such/program")
+    assert res.exit_code == 127 and "not found" in res.stderr
+
+
+def test_large_file_round_trips_through_the_channel(
+    service: SandboxService, sandbox_id: str
+) -> None:
+    text = "".join(
+        f"line {i:07d} {'x' * 60}\n" for i in range(13_000)
+    )  # ~0.98 MB, just under read_file's cap
+    service.write_file(sandbox_id, "big.txt", text)
+    assert service.read_file(sandbox_id, "big.txt").content == text
+
+
+def test_container_killed_from_outside_fails_the_waiting_command_clearly(
+    service: SandboxService, docker_client: docker.DockerClient
+) -> None:
+    sid = service.create("calc").sandbox_id
+    try:
+        box = service._get(sid).box
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(service.exec, sid, "echo started; sleep 120", 150)
+            # wait until the command runs, then kill the whole container from the host
+            probe = "cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c 'slee[p] 120' || true"
+            while service.exec(sid, probe).stdout.strip() == "0":
+                pass
+            docker_client.api.kill(box.container_id)
+            with pytest.raises(SandboxError, match=r"gone|destroy"):
+                waiting.result(timeout=60)
+        with pytest.raises(SandboxError, match=r"gone|destroy"):
+            service.exec(sid, "echo again")
+    finally:
+        service.destroy(sid)
