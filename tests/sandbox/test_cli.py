@@ -6,7 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import docker
 import pytest
+
+from nightfix_sandbox.backends.docker_backend import DockerBackend
+from nightfix_sandbox.config import SandboxConfig
+from nightfix_sandbox.image import import_rootfs
+from nightfix_sandbox.service import SandboxService
 
 BIN = str(Path(sys.executable).parent / "nightfix-sandbox")
 
@@ -58,3 +64,37 @@ def test_serve_refuses_source_that_is_not_a_git_repo(tmp_path: Path) -> None:
     )
     assert res.returncode == 1 and "is not a git repository" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_image_build_refuses_offline_with_a_base() -> None:
+    res = _run("image", "build", "--offline", "--base", "python:3.11-slim", "--name", "x:y")
+    assert res.returncode == 1 and "drop --base" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+@pytest.mark.docker
+def test_image_build_from_a_python_base_image_makes_a_working_sandbox_image(
+    docker_client: docker.DockerClient, calc_repo: Path, sandbox_image: str
+) -> None:
+    # A local Debian image with python3 and git stands where a registry's
+    # python:3.11-slim would: the same Dockerfile path, nothing pulled.
+    base = import_rootfs(docker_client)
+    name = "nightfix-sandbox:test-from-base"
+    try:
+        res = _run("image", "build", "--base", base, "--name", name)
+        assert res.returncode == 0, res.stderr
+        assert f"building {name} from {base}" in res.stderr
+        config = SandboxConfig(sources={"calc": str(calc_repo)}, image=name, pool_size=0)
+        backend = DockerBackend(docker_client, config.limits)
+        service = SandboxService(config, backend, None)
+        try:
+            sid = service.create("calc").sandbox_id
+            who = service.exec(sid, "id -u; git --version; python -m pytest --version")
+            assert who.exit_code == 0 and who.stdout.startswith("1000\ngit version"), who
+            report = service.run_tests(sid)
+            assert (report.passed, report.failed) == (1, 1)
+        finally:
+            service.close()
+            backend.close()
+    finally:
+        docker_client.images.remove(name, force=True)

@@ -95,18 +95,26 @@ def image() -> None:
     default=None,
     help="Image name [default: $NIGHTFIX_SANDBOX_IMAGE or nightfix-sandbox:base].",
 )
-def image_build(offline: bool, if_missing: bool, name: str | None) -> None:
+@click.option(
+    "--base",
+    default=None,
+    help="Python image to build FROM (not with --offline) [default: python:3.11-slim].",
+)
+def image_build(offline: bool, if_missing: bool, name: str | None, base: str | None) -> None:
     """Build the base image: Python 3, git, a venv with pytest, a non-root user.
 
     With --offline the rootfs is debootstrapped from Debian bookworm (cached under
-    $NIGHTFIX_SANDBOX_CACHE or ~/.cache/nightfix-sandbox, so rebuilds are fast) and
-    pytest's wheels are downloaded on the host; the build itself uses no network.
-    Without it the image is built FROM python:3.11-slim. Progress goes to stderr.
+    $NIGHTFIX_SANDBOX_CACHE or ~/.cache/nightfix-sandbox, so rebuilds are fast); the
+    build itself uses no network. Without it the image is built FROM --base (default
+    python:3.11-slim, pulled if not local; a registry mirror's copy works too). Either way
+    pytest's wheels are downloaded on the host. Progress goes to stderr.
     """
     from nightfix_sandbox.image import build_image
 
     try:
-        build_image(_docker(), name or default_image(), offline=offline, if_missing=if_missing)
+        build_image(
+            _docker(), name or default_image(), offline=offline, if_missing=if_missing, base=base
+        )
     except SandboxError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -1,4 +1,4 @@
-"""`image build`: the base sandbox image, offline (debootstrap) or from python:3.11-slim."""
+"""`image build`: the base sandbox image, offline (debootstrap) or from a Python image."""
 
 from __future__ import annotations
 
@@ -40,19 +40,18 @@ USER {SANDBOX_UID}:{SANDBOX_UID}
 LABEL nightfix.sandbox.image=base
 """
 
-OFFLINE_DOCKERFILE = f"""\
-FROM {{rootfs}}
+DEFAULT_BASE = "python:3.11-slim"
+# One Dockerfile for every base: pytest comes from wheels fetched on the host, so the build
+# needs the network only to pull the base and, when the base lacks git, to apt-get it.
+DOCKERFILE = f"""\
+FROM {{base}}
+USER root
 COPY wheels /tmp/wheels
-RUN python3 -m venv /opt/venv \\
+RUN (command -v git >/dev/null || (apt-get update \\
+      && apt-get install -y --no-install-recommends git && rm -rf /var/lib/apt/lists/*)) \\
+ && python3 -m venv /opt/venv \\
  && /opt/venv/bin/pip install --no-index --find-links /tmp/wheels {" ".join(BASE_TOOLS)} \\
  && rm -rf /tmp/wheels /root/.cache
-{_SETUP}"""
-
-ONLINE_DOCKERFILE = f"""\
-FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends git \\
- && rm -rf /var/lib/apt/lists/*
-RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install {" ".join(BASE_TOOLS)}
 {_SETUP}"""
 
 
@@ -113,30 +112,42 @@ def download_wheels(dest: Path, requirements: list[str]) -> None:
         shutil.copy2(whl, dest / whl.name)
 
 
-def build_image(client: docker.DockerClient, name: str, *, offline: bool, if_missing: bool) -> str:
-    """Build the base image `name`; returns its id. Idempotent with `if_missing`."""
+def build_image(
+    client: docker.DockerClient,
+    name: str,
+    *,
+    offline: bool,
+    if_missing: bool,
+    base: str | None = None,
+) -> str:
+    """Build the base image `name`; returns its id. Idempotent with `if_missing`.
+
+    offline: FROM a debootstrapped Debian rootfs, built with no network at all.
+    Otherwise FROM `base` (default python:3.11-slim; any Debian-based image with python3,
+    e.g. a registry mirror's copy), which Docker pulls when it is not local.
+    """
+    if offline and base:
+        raise ImageError("--offline builds its own base; drop --base, or drop --offline")
     if if_missing and image_exists(client, name):
         _progress(f"image {name} already exists")
         return str(client.images.get(name).id)
     with tempfile.TemporaryDirectory(prefix="nightfix-image-") as tmp:
         ctx = Path(tmp)
         if offline:
-            _import_rootfs(client)
-            download_wheels(ctx / "wheels", list(BASE_TOOLS))
-            rootfs = f"{ROOTFS_REPO}:{SUITE}-{rootfs_key()}"
-            (ctx / "Dockerfile").write_text(OFFLINE_DOCKERFILE.format(rootfs=rootfs))
-        else:
-            (ctx / "Dockerfile").write_text(ONLINE_DOCKERFILE)
-        _progress(f"building {name}")
+            base = import_rootfs(client)
+        download_wheels(ctx / "wheels", list(BASE_TOOLS))
+        (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=base or DEFAULT_BASE))
+        _progress(f"building {name} from {base or DEFAULT_BASE}")
         image_id = build_context(client, ctx, name, network=not offline)
     _progress(f"image {name} ready ({image_id[:19]})")
     return image_id
 
 
-def _import_rootfs(client: docker.DockerClient) -> None:
+def import_rootfs(client: docker.DockerClient) -> str:
+    """The debootstrapped rootfs as a local image (built and imported once); its name."""
     ref = f"{ROOTFS_REPO}:{SUITE}-{rootfs_key()}"
     if image_exists(client, ref):
-        return
+        return ref
     tarball = rootfs_tarball()
     if not tarball.exists():
         build_rootfs(tarball)
@@ -144,6 +155,7 @@ def _import_rootfs(client: docker.DockerClient) -> None:
     client.api.import_image_from_file(str(tarball), repository=ROOTFS_REPO, tag=ref.split(":")[1])
     if not image_exists(client, ref):
         raise ImageError(f"docker import of {tarball} did not produce {ref}")
+    return ref
 
 
 def build_context(
