@@ -49,6 +49,12 @@ def test_a_program_that_cannot_start_gets_exit_127(
     assert res.exit_code == 127 and "not found" in res.stderr
 
 
+def test_command_of_120_kb_runs_whole(service: SandboxService, sandbox_id: str) -> None:
+    body = "x" * 120_000
+    res = service.exec(sandbox_id, f"cat <<'EOF' | wc -c\n{body}\nEOF")
+    assert (res.exit_code, res.stdout.strip()) == (0, "120001"), res
+
+
 def test_large_file_round_trips_through_the_channel(
     service: SandboxService, sandbox_id: str
 ) -> None:

@@ -9,8 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from nightfix_sandbox.config import Limits, SandboxConfig, parse_source
-from nightfix_sandbox.errors import ConfigError, SecurityError, UnknownSourceError
+from nightfix_sandbox.errors import ConfigError, SandboxError, SecurityError, UnknownSourceError
 from nightfix_sandbox.security import (
+    check_command,
     check_container_hardened,
     check_git_url,
     check_init_hardened,
@@ -245,3 +246,20 @@ def test_reown_tar_gives_files_to_the_sandbox_user() -> None:
         tar.addfile(info, io.BytesIO(b"x"))
     with tarfile.open(fileobj=io.BytesIO(reown_tar(buf.getvalue()))) as tar:
         assert [(m.name, m.uid, m.gid) for m in tar] == [("a.py", 1000, 1000)]
+
+
+@pytest.mark.parametrize(
+    ("command", "problem"),
+    [
+        ("   ", "empty"),
+        ("echo a\x00b", "NUL byte"),
+        ("echo " + "x" * 131_067, "write a script with write_file"),
+    ],
+)
+def test_check_command_refuses_what_no_exec_can_run(command: str, problem: str) -> None:
+    with pytest.raises(SandboxError, match=problem):
+        check_command(command)
+
+
+def test_check_command_accepts_the_largest_command_exec_can_take() -> None:
+    assert check_command("echo " + "x" * 131_066)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from nightfix_sandbox.errors import SecurityError, UnknownSourceError
+from nightfix_sandbox.errors import SandboxError, SecurityError, UnknownSourceError
 
 _REF_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/~^@{}+-]{0,199}$")
 _ID_OK = re.compile(r"^sbx-[0-9a-f]{12}$")
@@ -151,6 +151,24 @@ def check_init_hardened(hello: Mapping[str, Any], name: str) -> None:
         problems.append("PID 1 is dumpable (its channel could be reached from inside)")
     if problems:
         raise SecurityError(f"sandbox {name} is not hardened: " + "; ".join(problems))
+
+
+MAX_COMMAND_BYTES = 131_071  # Linux's limit on one argument (MAX_ARG_STRLEN), less its NUL
+
+
+def check_command(command: str) -> str:
+    """A shell command must be non-empty, NUL-free and fit in one exec argument."""
+    if not command.strip():
+        raise SandboxError("command is empty; give a shell command to run")
+    if "\x00" in command:
+        raise SandboxError("command contains a NUL byte, which no shell command can hold")
+    size = len(command.encode("utf-8", "surrogateescape"))
+    if size > MAX_COMMAND_BYTES:
+        raise SandboxError(
+            f"command is {size} bytes, over the {MAX_COMMAND_BYTES} one command can hold; "
+            "write a script with write_file and run that instead"
+        )
+    return command
 
 
 def check_timeout(timeout_s: int, max_timeout_s: int) -> int:

@@ -31,7 +31,7 @@ from nightfix_sandbox.models import (
 )
 from nightfix_sandbox.pool import WarmPool
 from nightfix_sandbox.runner import run_command
-from nightfix_sandbox.security import check_sandbox_id, check_timeout
+from nightfix_sandbox.security import check_command, check_sandbox_id, check_timeout
 from nightfix_sandbox.sources import SourceRegistry
 
 log = logging.getLogger(__name__)
@@ -179,8 +179,7 @@ class SandboxService:
     # -- operations ------------------------------------------------------------------
     def exec(self, sandbox_id: str, command: str, timeout_s: int = 60) -> ExecResult:
         timeout_s = check_timeout(timeout_s, self.config.limits.max_timeout_s)
-        if not command.strip():
-            raise SandboxError("command is empty; give a shell command to run")
+        check_command(command)
         sb = self._get(sandbox_id)
         return run_command(
             self.backend, sb.box, command, timeout_s, self.config.limits.output_bytes
@@ -226,6 +225,8 @@ class SandboxService:
     ) -> TestReport:
         limit = self.config.limits.max_timeout_s
         timeout_s = check_timeout(min(timeout_s, limit), limit)
+        if command is not None:
+            check_command(command)
         sb = self._get(sandbox_id)
         with sb.lock:
             return testrun.run_tests(

@@ -36,7 +36,8 @@ class CommandChannel:
         self._sock: socket.socket = stream._sock
         self._sock.settimeout(None)  # replies may be minutes apart (a long test run)
         self._name = name
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _waiting and _closed
+        self._send_lock = threading.Lock()  # one request on the wire at a time
         self._waiting: dict[str, Future[dict[str, Any]]] = {}
         self._closed: str | None = None
         self._reader = threading.Thread(target=self._read, name=f"nf-chan-{name}", daemon=True)
@@ -51,11 +52,14 @@ class CommandChannel:
             if self._closed:
                 raise SandboxError(self._closed)
             self._waiting[rid] = waiter
-            try:
+        try:
+            # Its own lock: the reader must never wait for a sender that waits for PID 1.
+            with self._send_lock:
                 self._sock.sendall(line)
-            except OSError:
+        except OSError:
+            with self._lock:
                 self._waiting.pop(rid, None)
-                raise SandboxError(GONE) from None
+            raise SandboxError(GONE) from None
         try:
             reply = waiter.result(timeout=deadline_s)
         except FutureTimeout:

@@ -41,6 +41,13 @@ def reap(*_):
         pass
 
 
+def warn(message):
+    try:
+        os.write(2, (message + "\n").encode())
+    except OSError:
+        pass
+
+
 def write_all(fd, data):
     view = memoryview(data)
     while view:
@@ -166,7 +173,7 @@ def finish(fd):
 
 def main():
     if _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
-        sys.stderr.write("nightfix init: cannot make PID 1 non-dumpable; refusing to serve\n")
+        warn("nightfix init: cannot make PID 1 non-dumpable; refusing to serve")
         sys.exit(1)
     signal.signal(signal.SIGCHLD, reap)
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # unhandled, hence never delivered from inside
@@ -175,20 +182,23 @@ def main():
     while True:
         ready, _, _ = select.select([0, *pending] if stdin_open else list(pending), [], [])
         for fd in ready:
-            if fd != 0:
-                chunk = os.read(fd, 1 << 20)
-                if chunk:
-                    pending[fd][1] += chunk
-                else:
-                    finish(fd)
-                continue
-            chunk = os.read(0, 1 << 16)
-            stdin_open = bool(chunk)
-            inbuf += chunk
-            while b"\n" in inbuf:
-                line, _, inbuf = inbuf.partition(b"\n")
-                if line.strip():
-                    handle(line)
+            try:
+                if fd != 0:
+                    chunk = os.read(fd, 1 << 20)
+                    if chunk:
+                        pending[fd][1] += chunk
+                    else:
+                        finish(fd)
+                    continue
+                chunk = os.read(0, 1 << 16)
+                stdin_open = bool(chunk)
+                inbuf += chunk
+                while b"\n" in inbuf:
+                    line, _, inbuf = inbuf.partition(b"\n")
+                    if line.strip():
+                        handle(line)
+            except Exception as exc:  # PID 1 must outlive any one request
+                warn(f"nightfix init: {exc!r}")
 
 
 main()

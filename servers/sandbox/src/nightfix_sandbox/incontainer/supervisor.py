@@ -147,6 +147,8 @@ def start(argv, env, cwd, out_w, err_w):
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
             os.execvpe(argv[0], argv, env)
+        except BaseException as exc:  # os._exit below runs even if this write fails
+            os.write(2, f"nightfix: cannot start {argv[0]}: {exc}\n".encode())
         finally:
             os._exit(127)
     return pid
