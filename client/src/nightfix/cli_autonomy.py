@@ -14,12 +14,12 @@ import click
 from nightfix.audit import AuditLog
 from nightfix.autonomy import approvals
 from nightfix.autonomy.notify import Notification, send
-from nightfix.autonomy.runner import ResumedRun
 from nightfix.autonomy.watch import Watcher
 from nightfix.autonomy.watch_state import WatchState
 from nightfix.errors import NightfixError
 from nightfix.models import Model, make_model
 from nightfix.policy import Policy
+from nightfix.run_context import RunContext
 from nightfix.stop_reasons import StopReason
 
 EX_TEMPFAIL = 75
@@ -171,7 +171,8 @@ def register(main: click.Group) -> None:
                 message = f"{row['step']} denied by {by or getpass.getuser()}"
                 state.finish(full, "stopped", str(reason), notes=message)
                 run = state.get(full) or {}
-                ResumedRun(policy, full, str(run.get("issue_id"))).finish(reason, message=message)
+                ctx = RunContext.reopen(policy, full, str(run.get("issue_id")))
+                ctx.finish(reason, message=message)
                 asyncio.run(
                     send(
                         policy.notify,

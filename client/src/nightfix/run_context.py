@@ -63,17 +63,7 @@ class RunContext:
         audit: AuditLog | None = None,
         conn: sqlite3.Connection | None = None,
     ) -> None:
-        self.policy = policy
-        self.issue_id = issue_id
-        self.run_id = run_id or new_run_id()
-        self.redactor = redactor or Redactor.from_environ()
-        self.audit = audit or AuditLog(policy.audit.path, self.redactor)
-        self.conn = conn or state.connect(policy.state.db)
-        self.trace = Trace(policy.traces.dir, self.run_id, self.redactor)
-        self.budget = Budget(policy.budgets, policy.model.prices_per_mtok)
-        self.stop_reason: StopReason | None = None
-        self._kill_file = Path(policy.kill_switch.file).expanduser()
-        self.summary: dict[str, Any] | None = None
+        self._open(policy, issue_id, run_id or new_run_id(), redactor, audit, conn)
         state.insert_run(
             self.conn,
             self.run_id,
@@ -92,6 +82,44 @@ class RunContext:
             trust_phase=policy.trust_phase,
         )
         self.audit_event("run_start", issue_id=issue_id, model=model_name, kind=kind)
+
+    def _open(
+        self,
+        policy: Policy,
+        issue_id: str,
+        run_id: str,
+        redactor: Redactor | None = None,
+        audit: AuditLog | None = None,
+        conn: sqlite3.Connection | None = None,
+    ) -> None:
+        self.policy = policy
+        self.issue_id = issue_id
+        self.run_id = run_id
+        self.redactor = redactor or Redactor.from_environ()
+        self.audit = audit or AuditLog(policy.audit.path, self.redactor)
+        self._owns_conn = conn is None
+        self.conn = conn or state.connect(policy.state.db)
+        self.trace = Trace(policy.traces.dir, self.run_id, self.redactor)
+        self.budget = Budget(policy.budgets, policy.model.prices_per_mtok)
+        self.stop_reason: StopReason | None = None
+        self._kill_file = Path(policy.kill_switch.file).expanduser()
+        self.summary: dict[str, Any] | None = None
+        self.resumed = False
+
+    @classmethod
+    def reopen(cls, policy: Policy, run_id: str, issue_id: str) -> RunContext:
+        """Continue a paused run (its approval answered later, perhaps by another process).
+
+        Same run id, trace file and audit chain; the run record already exists, so nothing
+        is inserted, and :meth:`finish` completes only its end time and stop reason (the
+        model loop's counters stay as the first part of the run left them).
+        """
+        ctx = cls.__new__(cls)
+        ctx._open(policy, issue_id, run_id)
+        ctx.resumed = True
+        ctx.trace.write("event", name="resumed", run_id=run_id)
+        ctx.audit_event("run_resumed", issue_id=issue_id)
+        return ctx
 
     @property
     def trace_path(self) -> Path:
@@ -124,6 +152,9 @@ class RunContext:
             )
             return
         self.stop_reason = reason
+        if self.resumed:
+            self._finish_resumed(reason, summary, **fields)
+            return
         self.summary = summary
         budget = self.budget
         usage = budget.usage.as_dict()
@@ -153,3 +184,14 @@ class RunContext:
             record["summary"] = self.redactor.data(summary)
         self.record(**record)
         self.trace.close()
+
+    def _finish_resumed(
+        self, reason: StopReason, summary: dict[str, Any] | None, **fields: Any
+    ) -> None:
+        self.summary = summary
+        self.trace.write("stop", reason=str(reason), summary=summary, resumed=True, **fields)
+        self.audit_event("stop", reason=str(reason))
+        self.record(ended_at=state.now_iso(), stop_reason=str(reason))
+        self.trace.close()
+        if self._owns_conn:
+            self.conn.close()

@@ -2,7 +2,7 @@
 
 Everything lands in the client's run record, trace and audit chain (a :class:`RunContext`
 reused after the model loop). A run paused in ``awaiting_approval`` is continued later by
-:func:`resume` in a :class:`ResumedRun` — the same run id, trace file and audit log.
+:func:`resume` in :meth:`RunContext.reopen` — the same run id, trace file and audit log.
 """
 
 from __future__ import annotations
@@ -12,56 +12,23 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from nightfix import state as client_state
 from nightfix.agent import RunResult, run_investigation
-from nightfix.audit import AuditLog
 from nightfix.autonomy import diffs
 from nightfix.autonomy.delivery import Delivery, Outcome
 from nightfix.autonomy.notify import Notification, send
 from nightfix.autonomy.trigger import Decision
 from nightfix.autonomy.verification import Gate
 from nightfix.autonomy.watch_state import WatchState
-from nightfix.budgets import Budget
 from nightfix.errors import ServerError, ToolCallError
 from nightfix.gateway import ClientCaller
 from nightfix.models import Model
 from nightfix.policy import Policy
-from nightfix.redaction import Redactor
 from nightfix.run_context import RunContext
 from nightfix.servers import ServerPool
 from nightfix.stop_reasons import Kind, StopReason
-from nightfix.trace import Trace
 
 log = logging.getLogger("nightfix.watch")
 Say = Callable[[str], None]
-
-
-class ResumedRun(RunContext):
-    """A paused run continued: appends to its trace and audit; its record already exists."""
-
-    def __init__(self, policy: Policy, run_id: str, issue_id: str) -> None:  # no super(): the
-        self.policy, self.issue_id, self.run_id = policy, issue_id, run_id  # record exists
-        self.redactor = Redactor.from_environ()
-        self.audit = AuditLog(policy.audit.path, self.redactor)
-        self.conn = client_state.connect(policy.state.db)
-        self.trace = Trace(policy.traces.dir, run_id, self.redactor)
-        self.budget = Budget(policy.budgets, policy.model.prices_per_mtok)
-        self.stop_reason = None
-        self.summary = None
-        self.trace.write("event", name="resumed", run_id=run_id)
-        self.audit_event("run_resumed", issue_id=issue_id)
-
-    def finish(
-        self, reason: StopReason, summary: dict[str, Any] | None = None, **fields: Any
-    ) -> None:
-        if self.stop_reason is not None:
-            return
-        self.stop_reason = reason
-        self.trace.write("stop", reason=str(reason), summary=summary, resumed=True, **fields)
-        self.audit_event("stop", reason=str(reason))
-        self.record(ended_at=client_state.now_iso(), stop_reason=str(reason))
-        self.trace.close()
-        self.conn.close()
 
 
 AUDITED = {
@@ -178,7 +145,7 @@ class RunPipeline:
     async def resume(self, run: dict[str, Any]) -> Outcome:
         """Continue a run whose approval was answered (or timed out)."""
         run_id = run["run_id"]
-        ctx = ResumedRun(self.policy, run_id, str(run["issue_id"]))
+        ctx = RunContext.reopen(self.policy, run_id, str(run["issue_id"]))
         try:
             delivery = Delivery(
                 ClientCaller(ctx, self.pool), self.policy, self.state, on_event=sink(ctx)
