@@ -85,3 +85,11 @@ async def test_poll_queries_stats_only_for_issues_that_pass_the_cheap_rules():
     tools = [c[1] for c in errors.calls]
     assert tools == ["list_issues", "get_issue_stats"]
     assert errors.calls[0][2]["environment"] == "production"
+
+
+async def test_poll_asks_for_at_most_max_issues_per_poll():
+    errors = FakeErrors([issue()], per_minute=2)
+    await trigger.poll(errors, TriggerPolicy(max_issues_per_poll=7), now=NOW)
+    assert errors.calls[0][2]["limit"] == 7
+    await trigger.poll(errors, TriggerPolicy(), now=NOW)
+    assert errors.calls[-2][2]["limit"] == 100  # the default: one full page

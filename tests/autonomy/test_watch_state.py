@@ -45,6 +45,17 @@ def test_a_verdict_blocks_the_issue_for_a_day_but_an_interruption_does_not(state
     assert state.claim("c", "1", "f1", **{**LIMITS, "max_runs_per_day": 9}, now=later) is None
 
 
+def test_retry_after_hours_from_the_policy_sets_how_long_a_verdict_blocks(state):
+    state.claim("a", "1", "f1", **LIMITS)
+    state.finish("a", "stopped", "no_fix")
+    refusal = state.claim("b", "1", "f1", **LIMITS, retry_after_hours=2)
+    assert refusal and "ended no_fix less than 2 h ago" in refusal.reason
+    later = now_utc() + timedelta(hours=3)
+    assert state.claim("b", "1", "f1", **LIMITS, retry_after_hours=2, now=later) is None
+    state.finish("b", "stopped", "no_fix")
+    assert state.claim("c", "1", "f1", **LIMITS, retry_after_hours=0, now=later) is None
+
+
 def test_run_of_a_killed_watcher_is_expired_and_the_issue_can_run_again(tmp_path):
     db = tmp_path / "state.db"
     code = (

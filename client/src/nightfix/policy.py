@@ -158,6 +158,8 @@ class TriggerPolicy(Section):
     """Regexes; when given, the issue's culprit must match one."""
     transaction_patterns: list[str] = Field(default_factory=list)
     """Regexes; when given, the issue's transaction must match one."""
+    max_issues_per_poll: Annotated[int, Field(ge=1, le=100)] = 100
+    """Most recently seen issues a poll looks at (the error server's page size, 1-100)."""
 
     @model_validator(mode="after")
     def _patterns_compile(self) -> TriggerPolicy:
@@ -180,6 +182,9 @@ class WatchPolicy(Section):
     """First back-off after a failing server; doubles, with jitter."""
     backoff_max_s: Annotated[float, Field(gt=0)] = 600
     """Back-off ceiling."""
+    retry_after_hours: Annotated[float, Field(ge=0)] = 24
+    """Hours a run that ended with a verdict (no fix, verification failed, denied …) keeps
+    its issue from a new run; runs cut short (interrupted, server error, kill switch) never do."""
 
 
 class VerificationPolicy(Section):

@@ -108,7 +108,12 @@ async def poll(
     """One look at the error server: every unresolved issue seen in the window, decided."""
     now = now or datetime.now(UTC)
     since = (now - timedelta(minutes=policy.window_minutes)).isoformat().replace("+00:00", "Z")
-    args: dict[str, Any] = {"status": "unresolved", "since": since, "sort": "recent", "limit": 100}
+    args: dict[str, Any] = {
+        "status": "unresolved",
+        "since": since,
+        "sort": "recent",
+        "limit": policy.max_issues_per_poll,
+    }
     if len(policy.environments) == 1:
         args["environment"] = policy.environments[0]
     page = await caller.call("errors", "list_issues", args)

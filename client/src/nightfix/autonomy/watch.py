@@ -172,6 +172,7 @@ class Watcher:
             max_concurrent=self.policy.watch.max_concurrent_runs,
             max_runs_per_day=self.policy.watch.max_runs_per_day,
             trust_phase=self.policy.trust_phase,
+            retry_after_hours=self.policy.watch.retry_after_hours,
         )
         if refusal is not None:
             report.skipped.append(f"issue {decision.issue_id}: {refusal.reason}")

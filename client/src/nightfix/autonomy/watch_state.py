@@ -99,8 +99,6 @@ ACTIVE = ("running", "awaiting_approval", "approved", "delivering")
 """Statuses of a run still in flight (no second run for its issue/fingerprint)."""
 RETRYABLE = ("interrupted", "server_error", "kill_switch", "client_error", "max_seconds")
 """Stop kinds after which the same issue may be tried again at once."""
-RETRY_AFTER = timedelta(hours=24)
-"""How long a run that ended with a verdict (no_fix, verification_failed, …) blocks its issue."""
 STALE_HEARTBEAT = timedelta(minutes=30)
 
 
@@ -173,6 +171,7 @@ class WatchState:
         max_concurrent: int,
         max_runs_per_day: int,
         trust_phase: int,
+        retry_after_hours: float = 24,
         now: datetime | None = None,
     ) -> Refusal | None:
         """Atomically start a run for the issue unless a rule forbids it (then a refusal)."""
@@ -184,7 +183,7 @@ class WatchState:
                 (issue_id, fingerprint),
             ).fetchall()
             for row in rows:
-                blocked = _blocks(dict(row), now)
+                blocked = _blocks(dict(row), now, timedelta(hours=retry_after_hours))
                 if blocked:
                     return Refusal(blocked)
             running = db.execute(
@@ -322,8 +321,12 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _blocks(row: dict[str, Any], now: datetime) -> str | None:
-    """Why an existing run for the same issue/fingerprint forbids a new one (or ``None``)."""
+def _blocks(row: dict[str, Any], now: datetime, retry_after: timedelta) -> str | None:
+    """Why an existing run for the same issue/fingerprint forbids a new one (or ``None``).
+
+    A run that ended with a verdict blocks its issue for ``retry_after``
+    (policy ``watch.retry_after_hours``); one cut short (RETRYABLE) does not.
+    """
     status, run = row["status"], row["run_id"]
     if status in ACTIVE:
         return f"run {run} for this issue is {status}"
@@ -331,8 +334,9 @@ def _blocks(row: dict[str, Any], now: datetime) -> str | None:
         return f"pull request #{row['pr_number']} of run {run} is open for this issue"
     kind = (row.get("stop_reason") or "").split(":")[0]
     ended = datetime.fromisoformat(row["ended_at"]) if row.get("ended_at") else now
-    if kind not in RETRYABLE and now - ended < RETRY_AFTER:
-        return f"run {run} ended {row.get('stop_reason')} less than 24 h ago"
+    if kind not in RETRYABLE and now - ended < retry_after:
+        hours = f"{retry_after.total_seconds() / 3600:g}"
+        return f"run {run} ended {row.get('stop_reason')} less than {hours} h ago"
     return None
 
 
