@@ -49,6 +49,14 @@ def test_a_program_that_cannot_start_gets_exit_127(
     assert res.exit_code == 127 and "not found" in res.stderr
 
 
+def test_docker_detach_keys_in_a_command_do_not_cut_the_channel(
+    service: SandboxService, sandbox_id: str
+) -> None:
+    res = service.exec(sandbox_id, "printf '%s' '\x10\x11' | od -An -c; echo after")
+    assert res.exit_code == 0 and res.stdout.split() == ["020", "021", "after"], res
+    assert service.exec(sandbox_id, "echo alive").stdout == "alive\n"
+
+
 def test_command_of_120_kb_runs_whole(service: SandboxService, sandbox_id: str) -> None:
     body = "x" * 120_000
     res = service.exec(sandbox_id, f"cat <<'EOF' | wc -c\n{body}\nEOF")

@@ -15,7 +15,7 @@ import logging
 import socket
 import threading
 import uuid
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -47,7 +47,9 @@ class CommandChannel:
         """Send one request and wait for its reply (a dict with `ok` true)."""
         rid = uuid.uuid4().hex
         waiter: Future[dict[str, Any]] = Future()
-        line = json.dumps({"id": rid, "op": op, **fields}).encode() + b"\n"
+        # ASCII-only JSON: no raw control byte ever reaches the stream, so Docker's detach
+        # keys (ctrl-p ctrl-q) cannot appear in a request and cut the channel.
+        line = json.dumps({"id": rid, "op": op, **fields}, ensure_ascii=True).encode() + b"\n"
         with self._lock:
             if self._closed:
                 raise SandboxError(self._closed)
@@ -79,7 +81,7 @@ class CommandChannel:
             waiting = list(self._waiting.values())
             self._waiting.clear()
         for waiter in waiting:
-            if not waiter.done():
+            with contextlib.suppress(InvalidStateError):  # answered in the meantime
                 waiter.set_exception(SandboxError(why))
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
@@ -115,6 +117,7 @@ class CommandChannel:
                 waiter = self._waiting.get(rid) if isinstance(rid, str) else None
             if waiter is None:
                 log.warning("sandbox %s: reply to no waiting request: %s", self._name, line[:200])
-            elif not waiter.done():
-                waiter.set_result(reply)
+            else:
+                with contextlib.suppress(InvalidStateError):  # failed by close() meanwhile
+                    waiter.set_result(reply)
         return bytearray(lines[-1])
