@@ -82,7 +82,7 @@ class DockerBackend:
                 environment={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},  # noqa: S108
             )
             container_id = container.id or name
-            container.reload()
+            # `containers.create` already inspected it: attrs are the created container's.
             check_container_hardened(container.attrs, name)
             container.start()
             box = Box(container_id=container_id, volume=name, image=image, labels=all_labels)
