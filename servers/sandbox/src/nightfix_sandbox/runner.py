@@ -1,4 +1,4 @@
-"""Run a command in a sandbox through the in-container supervisor."""
+"""Run a command in a sandbox: as the sandbox user through PID 1 (a forked supervisor each)."""
 
 from __future__ import annotations
 
