@@ -6,6 +6,7 @@ The `service` fixture runs with stricter limits than the defaults (64 pids, 256 
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +65,27 @@ def test_infinite_loop_times_out_and_whole_tree_is_killed(
     probe = "cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c 'whil[e] :' || true"
     left = service.exec(sandbox_id, probe)
     assert left.exit_code == 0 and left.stdout.strip() == "0", left  # the setsid escapee too
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_timeout_kills_escapees_that_hid_from_the_tag_and_from_proc(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    # Left the session, cleared the environment (the tag), made itself non-dumpable:
+    # none of that hides a process's parent, so the sweep after the timeout finds it.
+    hide = "import ctypes, time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); time.sleep(999)"
+    escapees = (
+        "setsid env -i sh -c 'while :; do :; done' >/dev/null 2>&1 & "
+        f'setsid env -i python3 -c "{hide}" >/dev/null 2>&1 & sleep 100'
+    )
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        neighbour = pool.submit(service.exec, sandbox_id, "sleep 4; echo still-here", 30)
+        res = service.exec(sandbox_id, escapees, timeout_s=2)
+        assert res.timed_out and res.reason == "timeout", res
+        # a command running alongside is not the timed-out command's: it is spared
+        assert neighbour.result(timeout=60).stdout == "still-here\n"
+    probe = "cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c 'whil[e] :\\|slee[p](999)' || true"
+    assert service.exec(sandbox_id, probe).stdout.strip() == "0"
     _still_serving(service, sandbox_id, bystander)
 
 

@@ -15,7 +15,7 @@ Why code under test, which runs as the same uid, cannot reach this channel:
 """
 
 # A stdlib-only script executed as the container's command by `python3 -I -S -c`.
-# ruff: noqa: S102, SIM105
+# ruff: noqa: S102, SIM105, PTH123, PTH208
 # mypy: disable-error-code="no-untyped-def"
 
 import ctypes
@@ -24,13 +24,15 @@ import os
 import select
 import signal
 import sys
+import time
 
-PR_GET_DUMPABLE, PR_SET_DUMPABLE = 3, 4
+PR_GET_DUMPABLE, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 3, 4, 36
 _libc = ctypes.CDLL(None, use_errno=True)
 _supervisor: dict = {}
 exec(compile(sys.argv[1], "supervisor.py", "exec"), _supervisor)
 supervise = _supervisor["supervise"]
-pending: dict = {}  # result pipe fd -> [request id, bytes so far]
+pending: dict = {}  # result pipe fd -> [request id, bytes so far, supervisor pid]
+supervisors: set = set()  # pids of the supervisors still running a command
 
 
 def reap(*_):
@@ -39,6 +41,50 @@ def reap(*_):
             pass
     except ChildProcessError:
         pass
+
+
+def parent_of(pid):
+    with open(f"/proc/{pid}/stat") as fh:
+        return int(fh.read().rsplit(")", 1)[1].split()[1])
+
+
+def unsupervised():
+    """Processes no running supervisor answers for: PID 1 adopted them, or their parent."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = parent_of(entry)
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+    found = []
+    for pid in parents:
+        up, hops = pid, 0
+        while up > 1 and up not in supervisors and hops < 4096:
+            up, hops = parents.get(up, 0), hops + 1
+        if pid != 1 and up not in supervisors:
+            found.append(pid)
+    return found
+
+
+def sweep():
+    """Kill every unsupervised process: what a timed-out or killed command left behind.
+
+    A process can leave its process group (setsid), clear the tag in its environment and
+    even make itself non-dumpable, but it cannot hide its parent: once its command's
+    supervisor is gone it descends from no running supervisor. Background processes
+    that earlier commands left on purpose go too; commands still running are spared.
+    """
+    for _ in range(20):
+        doomed = unsupervised()
+        for pid in doomed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass  # already gone, or root's (a docker exec helper)
+        if not doomed:
+            return
+        time.sleep(0.05)
 
 
 def warn(message):
@@ -92,6 +138,9 @@ def child(req, w):
     """In the forked child: run the command, write the reply to the pipe, exit."""
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the supervisor waits for its own
+        # Orphans of the command (even after setsid) are adopted by its supervisor, not
+        # PID 1, so they stay its descendants until it ends (see `sweep`).
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         os.dup2(os.open("/dev/null", os.O_RDWR), 0)
         os.dup2(0, 1)  # nothing a supervisor prints can reach the host's channel
         res = supervise(
@@ -127,7 +176,8 @@ def run(req):
         os.close(r)
         child(req, w)
     os.close(w)
-    pending[r] = [req["id"], bytearray()]
+    supervisors.add(pid)
+    pending[r] = [req["id"], bytearray(), pid]
 
 
 def handle(line):
@@ -157,17 +207,17 @@ def handle(line):
 
 
 def finish(fd):
-    rid, data = pending.pop(fd)
+    rid, data, pid = pending.pop(fd)
     os.close(fd)
+    supervisors.discard(pid)
     try:
         reply = json.loads(data)
     except ValueError:
-        try:
-            os.kill(-1, signal.SIGKILL)  # everything but PID 1: the command and its children
-        except ProcessLookupError:
-            pass  # the command already killed everything itself
-        why = "the command killed its supervisor; every process in the sandbox was killed"
+        why = "the command killed its supervisor; its processes were killed"
         reply = {"ok": True, "result": failed(why, "supervisor_killed")}
+    result = reply.get("result") or {}
+    if result.get("timed_out") or result.get("reason") in ("pids_limit", "supervisor_killed"):
+        sweep()
     send({**reply, "id": rid})
 
 
