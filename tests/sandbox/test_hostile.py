@@ -230,3 +230,13 @@ def test_command_that_kills_its_supervisor_gets_a_clear_result(
         sandbox_id, "cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c 'slee[p] ' || true"
     )
     assert left.stdout.strip() == "0"
+
+
+def test_orphans_a_command_leaves_are_reaped_while_it_runs(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    # 200 background processes that exit at once, each orphaned by its subshell: their
+    # zombies must not pile up under the supervisor until the 64-pid limit is hit.
+    res = service.exec(sandbox_id, "for i in $(seq 200); do (true &); done; echo ok", 60)
+    assert (res.exit_code, res.stdout, res.reason) == (0, "ok\n", None), res
+    _still_serving(service, sandbox_id, bystander)

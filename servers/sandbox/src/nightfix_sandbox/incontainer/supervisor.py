@@ -154,6 +154,20 @@ def start(argv, env, cwd, out_w, err_w):
     return pid
 
 
+def reap(pid, exited):
+    """Reap every exited child: the command (its status kept in `exited`) and the orphans
+    this supervisor adopted as a subreaper, so their zombies never eat the pids limit."""
+    try:
+        while True:
+            done, status = os.waitpid(-1, os.WNOHANG)
+            if not done:
+                return
+            if done == pid:
+                exited["status"] = status
+    except ChildProcessError:
+        return
+
+
 def supervise(argv, env, cwd, timeout, cap, tag, attach=""):
     """Run argv; return its result as a JSON-ready dict (output base64-encoded)."""
     mark = ("NIGHTFIX_EXEC=" + tag).encode()
@@ -172,6 +186,9 @@ def supervise(argv, env, cwd, timeout, cap, tag, attach=""):
         )
     os.close(out_w)
     os.close(err_w)
+    exited = {}
+    signal.signal(signal.SIGCHLD, lambda *_: reap(pid, exited))
+    reap(pid, exited)  # a child that ended before the handler was in place
 
     bufs = {out_r: Capped(cap), err_r: Capped(cap)}
     poller = select.poll()
@@ -189,10 +206,8 @@ def supervise(argv, env, cwd, timeout, cap, tag, attach=""):
             deadline = now + 5.0
         elif timed_out and now >= deadline:
             break
-        if status is None:
-            done, st = os.waitpid(pid, os.WNOHANG)
-            if done:
-                status, exited_at = st, now
+        if status is None and "status" in exited:
+            status, exited_at = exited["status"], now
         if exited_at is not None and now - exited_at > 0.3:
             break  # background children keep the pipes open; stop listening to them
         for fd, _ in poller.poll(50):
@@ -209,11 +224,12 @@ def supervise(argv, env, cwd, timeout, cap, tag, attach=""):
         # A command that hit the pids limit (a fork bomb) dies with its whole tree, even
         # when its first process already returned and the rest runs in the background.
         kill_tree(pid, mark)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if status is None:
         try:
             _, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            status = 9
+        except ChildProcessError:  # reaped by the handler meanwhile
+            status = exited.get("status", 9)
     code = os.waitstatus_to_exitcode(status)
     out, t1 = bufs[out_r].render("stdout")
     err, t2 = bufs[err_r].render("stderr")
