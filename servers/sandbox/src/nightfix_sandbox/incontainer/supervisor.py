@@ -186,7 +186,7 @@ def supervise(argv, env, cwd, timeout, cap, tag, attach=""):
         )
     os.close(out_w)
     os.close(err_w)
-    exited = {}
+    exited: dict = {}
     signal.signal(signal.SIGCHLD, lambda *_: reap(pid, exited))
     reap(pid, exited)  # a child that ended before the handler was in place
 
