@@ -64,6 +64,17 @@ def test_write_file_then_diff_shows_new_file(service: SandboxService, sandbox_id
     assert service.list_files(sandbox_id, "tests", "*.py").files == ["tests/test_calc.py"]
 
 
+def test_diff_counts_text_and_binary_changes_alike(
+    service: SandboxService, sandbox_id: str
+) -> None:
+    service.exec(sandbox_id, "printf 'a\\000b' > blob.bin; rm tests/test_calc.py")
+    service.write_file(sandbox_id, "notes.txt", "one\ntwo\n")
+    res = service.diff(sandbox_id)
+    assert res.files_changed == ["blob.bin", "notes.txt", "tests/test_calc.py"]
+    assert "Binary files /dev/null and b/blob.bin differ" in res.diff
+    assert (res.added_lines, res.removed_lines) == (2, 9)
+
+
 def test_read_file_line_range(service: SandboxService, sandbox_id: str) -> None:
     part = service.read_file(sandbox_id, "tests/test_calc.py", start_line=4, end_line=5)
     assert part.content.startswith("def test_add") and part.total_lines == 9
