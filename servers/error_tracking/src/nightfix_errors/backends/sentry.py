@@ -39,6 +39,7 @@ from nightfix_errors.models import (
     Period,
     StatsBucket,
 )
+from nightfix_errors.text import parse_iso
 
 log = logging.getLogger(__name__)
 
@@ -362,15 +363,11 @@ def _iso_seconds(epoch: float) -> str:
 
 
 def _parse_since(since: str) -> str:
+    """`since` as Sentry's `start`; parsed and refused exactly as the SQLite backend does."""
     try:
-        moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidArgumentError(
-            f"since {since[:60]!r} is not an ISO 8601 date; e.g. 2026-01-02T03:04:05Z"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return _iso_seconds(parse_iso(since))
+    except ValueError as exc:
+        raise InvalidArgumentError(f"since: {exc}") from None
 
 
 def _json_list(response: httpx2.Response) -> list[dict[str, Any]]:
