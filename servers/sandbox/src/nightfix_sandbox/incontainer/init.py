@@ -152,9 +152,9 @@ def child(req, w):
             req.get("tag") or req["id"],
             req.get("attach", ""),
         )
-        reply = {"ok": True, "result": res}
+        reply = {"id": req["id"], "ok": True, "result": res}
     except BaseException as exc:
-        reply = {"ok": False, "error": f"the supervisor failed: {exc!r}"}
+        reply = {"id": req["id"], "ok": False, "error": f"the supervisor failed: {exc!r}"}
     try:
         write_all(w, json.dumps(reply).encode())
     finally:
@@ -211,14 +211,16 @@ def finish(fd):
     os.close(fd)
     supervisors.discard(pid)
     try:
-        reply = json.loads(data)
+        reply = json.loads(data)  # already the reply line, id included: sent as it is
     except ValueError:
         why = "the command killed its supervisor; its processes were killed"
-        reply = {"ok": True, "result": failed(why, "supervisor_killed")}
+        reply = {"id": rid, "ok": True, "result": failed(why, "supervisor_killed")}
+        data = bytearray(json.dumps(reply).encode())
     result = reply.get("result") or {}
     if result.get("timed_out") or result.get("reason") in ("pids_limit", "supervisor_killed"):
         sweep()
-    send({**reply, "id": rid})
+    data += b"\n"
+    write_all(1, data)
 
 
 def main():
