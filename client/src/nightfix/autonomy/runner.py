@@ -55,6 +55,15 @@ def sink(ctx: RunContext) -> Callable[[str, dict[str, Any]], None]:
     return emit
 
 
+def failure(ctx: RunContext, exc: Exception, kind: str) -> Outcome:
+    """How a run stage that raised ends: `server_error:<server>` for a failing server,
+    else `kind` (logged with its traceback). Messages are redacted either way."""
+    if isinstance(exc, ServerError):
+        return Outcome("stopped", f"server_error:{exc.server}", ctx.redactor.text(str(exc)))
+    log.exception("run %s failed", ctx.run_id)
+    return Outcome("stopped", kind, ctx.redactor.text(f"{type(exc).__name__}: {exc}"))
+
+
 class RunPipeline:
     def __init__(self, policy: Policy, state: WatchState, pool: ServerPool, say: Say) -> None:
         self.policy, self.state, self.pool, self.say = policy, state, pool, say
@@ -75,11 +84,8 @@ class RunPipeline:
         except (asyncio.CancelledError, KeyboardInterrupt):
             self._end(ctx, Outcome("stopped", "interrupted", "watch was stopped"))
             raise
-        except ServerError as exc:
-            outcome = Outcome("stopped", f"server_error:{exc.server}", ctx.redactor.text(str(exc)))
         except Exception as exc:
-            log.exception("watch run %s failed", run_id)
-            outcome = Outcome("stopped", "client_error", f"{type(exc).__name__}: {exc}")
+            outcome = failure(ctx, exc, "client_error")
         self._end(ctx, outcome)
         await self.notify(run_id, outcome)
         return outcome
@@ -155,11 +161,8 @@ class RunPipeline:
             self.state.update(run_id, status="awaiting_approval")
             ctx.finish(StopReason(Kind.INTERRUPTED))
             raise
-        except ServerError as exc:
-            outcome = Outcome("stopped", f"server_error:{exc.server}", str(exc))
         except Exception as exc:
-            log.exception("resuming run %s failed", run_id)
-            outcome = Outcome("stopped", "delivery_failed", f"{type(exc).__name__}: {exc}")
+            outcome = failure(ctx, exc, "delivery_failed")
         self._end(ctx, outcome)
         await self.notify(run_id, outcome)
         return outcome
