@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import base64
-import uuid
 
 from nightfix_sandbox.backends import Box, ContainerBackend
-from nightfix_sandbox.config import SANDBOX_ROOT, SANDBOX_UID
+from nightfix_sandbox.config import SANDBOX_ROOT
 from nightfix_sandbox.models import ExecResult
 
-USER = f"{SANDBOX_UID}:{SANDBOX_UID}"
 WS = f"{SANDBOX_ROOT}/workspace"
 ENV = {
     "HOME": "/tmp",  # noqa: S108 - the sandbox's own tmpfs
@@ -72,7 +70,6 @@ def _supervised(
         "cwd": WS,
         "timeout_s": timeout_s,
         "cap": cap,
-        "tag": uuid.uuid4().hex,
         "attach": attach,
     }
     data = backend.run(box, request, deadline_s=timeout_s + 30)

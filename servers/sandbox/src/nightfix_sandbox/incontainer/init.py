@@ -129,7 +129,7 @@ def check_run(req):
     for key, kind in (("timeout_s", (int, float)), ("cap", int)):
         if not isinstance(req.get(key), kind) or req[key] <= 0:
             raise ValueError(f"{key} must be a positive number")
-    for key in ("cwd", "tag", "attach"):
+    for key in ("cwd", "attach"):
         if not isinstance(req.get(key, ""), str):
             raise ValueError(f"{key} must be a string")
 
@@ -149,7 +149,7 @@ def child(req, w):
             req.get("cwd") or "/",
             float(req["timeout_s"]),
             int(req["cap"]),
-            req.get("tag") or req["id"],
+            req["id"],  # the tag of the command's processes
             req.get("attach", ""),
         )
         reply = {"id": req["id"], "ok": True, "result": res}
