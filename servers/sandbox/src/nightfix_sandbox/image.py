@@ -133,11 +133,10 @@ def build_image(
         return str(client.images.get(name).id)
     with tempfile.TemporaryDirectory(prefix="nightfix-image-") as tmp:
         ctx = Path(tmp)
-        if offline:
-            base = import_rootfs(client)
+        base = import_rootfs(client) if offline else base or DEFAULT_BASE
         download_wheels(ctx / "wheels", list(BASE_TOOLS))
-        (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=base or DEFAULT_BASE))
-        _progress(f"building {name} from {base or DEFAULT_BASE}")
+        (ctx / "Dockerfile").write_text(DOCKERFILE.format(base=base))
+        _progress(f"building {name} from {base}")
         image_id = build_context(client, ctx, name, network=not offline)
     _progress(f"image {name} ready ({image_id[:19]})")
     return image_id
