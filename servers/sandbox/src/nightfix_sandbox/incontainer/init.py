@@ -100,8 +100,9 @@ def write_all(fd, data):
         view = view[os.write(fd, view) :]
 
 
-def send(reply):
-    write_all(1, (json.dumps(reply) + "\n").encode())
+def send(reply, fd=1):
+    """One reply line: to the host (stdout), or from a supervisor to PID 1 (its pipe)."""
+    write_all(fd, (json.dumps(reply) + "\n").encode())
 
 
 def failed(why, reason):
@@ -156,7 +157,7 @@ def child(req, w):
     except BaseException as exc:
         reply = {"id": req["id"], "ok": False, "error": f"the supervisor failed: {exc!r}"}
     try:
-        write_all(w, json.dumps(reply).encode())
+        send(reply, w)
     finally:
         os._exit(0)
 
@@ -211,16 +212,17 @@ def finish(fd):
     os.close(fd)
     supervisors.discard(pid)
     try:
-        reply = json.loads(data)  # already the reply line, id included: sent as it is
+        reply = json.loads(data)  # already the reply line, id included: forwarded as it is
     except ValueError:
         why = "the command killed its supervisor; its processes were killed"
-        reply = {"id": rid, "ok": True, "result": failed(why, "supervisor_killed")}
-        data = bytearray(json.dumps(reply).encode())
+        reply, data = {"id": rid, "ok": True, "result": failed(why, "supervisor_killed")}, None
     result = reply.get("result") or {}
     if result.get("timed_out") or result.get("reason") in ("pids_limit", "supervisor_killed"):
         sweep()
-    data += b"\n"
-    write_all(1, data)
+    if data is None:
+        send(reply)
+    else:
+        write_all(1, data)
 
 
 def main():
