@@ -2,7 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+
+class ToolchainInfo(BaseModel):
+    """What a sandbox's toolchain says about tests; globs are gitignore-style."""
+
+    name: str = Field(description="Toolchain (language) of the repository, e.g. python.")
+    test_globs: list[str] = Field(description="Files that are tests.")
+    protected_paths: list[str] = Field(
+        description="Test infrastructure: a fix that changes these changes how tests run."
+    )
+    protected_tables: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="File -> dotted TOML tables in it that are test infrastructure.",
+    )
+    runner_internals: list[str] = Field(
+        default_factory=list,
+        description="Regexes; an added line of non-test code matching one reaches into the "
+        "test runner.",
+    )
+    tamper_patterns: list[str] = Field(
+        default_factory=list,
+        description="Regexes; an added line of any file matching one tampers with test runs.",
+    )
+    disable_markers: list[str] = Field(
+        default_factory=list,
+        description="Regexes; an added line in an existing test file matching one skips, "
+        "xfails or narrows tests.",
+    )
 
 
 class SandboxInfo(BaseModel):
@@ -12,6 +42,7 @@ class SandboxInfo(BaseModel):
     commit: str = Field(description="The commit the ref resolved to on the host.")
     image: str
     workdir: str
+    toolchain: ToolchainInfo
     created_at: str
     last_used_at: str | None = None
 
@@ -69,8 +100,25 @@ class DiffResult(BaseModel):
     removed_lines: int
 
 
+Outcome = Literal["passed", "failed", "error", "skipped"]
+
+
+class TestResult(BaseModel):
+    """One test id as its runner reported it."""
+
+    test_id: str = Field(description="The runner's own id (pytest: path::Class::name).")
+    outcome: Outcome = Field(
+        description="failed: the test body failed; error: collection, import, fixture or setup."
+    )
+    exception: str | None = Field(None, description="Exception type of a failure or error.")
+    message: str = ""
+    detail: str = Field("", description="Traceback and captured output (capped).")
+
+
 class TestFailure(BaseModel):
     test_id: str
+    outcome: Outcome = "failed"
+    exception: str | None = None
     message: str
     output_tail: str
 
@@ -88,6 +136,18 @@ class TestReport(BaseModel):
     workspace_digest: str = Field(description="sha256 over the workspace files (not mtimes).")
     output_tail: str
     timed_out: bool
+    tests: list[str] = Field(
+        default_factory=list, description="The test files or ids asked for (empty: the suite)."
+    )
+    report_status: Literal["ok", "missing", "unparsable", "inconsistent", "runner_error"] = Field(
+        "ok",
+        description="ok: the structured report agrees with the runner's exit status and "
+        "summary; anything else: it cannot be believed (see report_problem).",
+    )
+    report_problem: str | None = None
+    results: list[TestResult] | None = Field(
+        None, description="Every test id and its outcome (only with report='all')."
+    )
 
 
 class DestroyResult(BaseModel):

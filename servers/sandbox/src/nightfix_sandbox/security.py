@@ -171,6 +171,42 @@ def check_command(command: str) -> str:
     return command
 
 
+MAX_TEST_SELECTORS = 500
+MAX_SELECTOR = 1000
+
+
+def check_test_selectors(tests: list[str]) -> list[str]:
+    """Test files or ids for run_tests: workspace-relative, never an option to the runner.
+
+    A selector starting with ``-`` would be read as a runner option (``-p plugin``,
+    ``--co``), so it is refused, as are absolute paths, ``..`` and control characters.
+    """
+    if len(tests) > MAX_TEST_SELECTORS:
+        raise SecurityError(
+            f"{len(tests)} test selectors refused: give at most {MAX_TEST_SELECTORS} "
+            "(or none, for the whole suite)"
+        )
+    for test in tests:
+        path = test.split("::", 1)[0]
+        if not test.strip() or test != test.strip():
+            raise SecurityError(f"test selector {test!r} refused: give a file or test id")
+        if test.startswith("-"):
+            raise SecurityError(
+                f"test selector {test!r} refused: it would be read as a runner option; "
+                "give a test file or id relative to the workspace"
+            )
+        if len(test) > MAX_SELECTOR or any(ord(ch) < 32 or ord(ch) == 127 for ch in test):
+            raise SecurityError(
+                f"test selector {test[:80]!r} refused: control characters or over "
+                f"{MAX_SELECTOR} characters; give a test file or id relative to the workspace"
+            )
+        if path.startswith("/") or ".." in path.split("/"):
+            raise SecurityError(
+                f"test selector {test!r} refused: paths are relative to the workspace, without '..'"
+            )
+    return tests
+
+
 def check_timeout(timeout_s: int, max_timeout_s: int) -> int:
     """A command timeout must be between 1 s and the server's maximum."""
     if not 1 <= int(timeout_s) <= max_timeout_s:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import docker
 from fastmcp import FastMCP
@@ -176,11 +176,21 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
     @_domain
     def run_tests(
         sandbox_id: Id,
-        command: Annotated[str | None, Field(description="Test command; default pytest.")] = None,
+        tests: Annotated[
+            list[str] | None,
+            Field(description="Test files or ids to run (default: the whole suite)."),
+        ] = None,
+        command: Annotated[
+            str | None, Field(description="Test command (default: the repository's runner).")
+        ] = None,
         timeout_s: Annotated[int, Field(ge=1, le=600)] = 600,
+        report: Annotated[
+            Literal["summary", "all"],
+            Field(description="all: also every test id with its outcome."),
+        ] = "summary",
     ) -> TestReport:
-        """Run the test suite; structured counts, failures and a digest of the workspace."""
-        return svc().run_tests(sandbox_id, command, timeout_s)
+        """Run the test suite or given tests; counts, failures by test id, workspace digest."""
+        return svc().run_tests(sandbox_id, command, timeout_s, tests, report)
 
     @mcp.tool(annotations=DESTROY)
     @_domain

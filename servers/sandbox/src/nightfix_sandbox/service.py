@@ -6,12 +6,13 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from nightfix_sandbox import gitops, testrun, workspace
+from nightfix_sandbox import gitops, testrun, toolchains, workspace
 from nightfix_sandbox.backends import Box, ContainerBackend
 from nightfix_sandbox.config import SANDBOX_ROOT, WORKSPACE, SandboxConfig
 from nightfix_sandbox.deps import DependencyImages
@@ -31,7 +32,12 @@ from nightfix_sandbox.models import (
 )
 from nightfix_sandbox.pool import WarmPool
 from nightfix_sandbox.runner import run_command
-from nightfix_sandbox.security import check_command, check_sandbox_id, check_timeout
+from nightfix_sandbox.security import (
+    check_command,
+    check_sandbox_id,
+    check_test_selectors,
+    check_timeout,
+)
 from nightfix_sandbox.sources import SourceRegistry
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,7 @@ def _now() -> str:
 class Sandbox:
     info: SandboxInfo
     box: Box
+    chain: toolchains.Toolchain
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -126,6 +133,7 @@ class SandboxService:
                     f"{len(self._boxes)} sandboxes are live (the maximum); destroy one first"
                 )
         repo, commit = self.sources.resolve(source, ref)
+        chain = toolchains.detect(self.sources.top_level(repo, commit))
         image = self._image_for(repo, commit)
         box = self.pool.take(image, commit)  # preloaded: the code is already in
         if box is None:
@@ -145,10 +153,11 @@ class SandboxService:
             commit=commit,
             image=image,
             workdir=WORKSPACE,
+            toolchain=chain.info(),
             created_at=_now(),
         )
         with self._lock:
-            self._boxes[sid] = Sandbox(info=info, box=box)
+            self._boxes[sid] = Sandbox(info=info, box=box, chain=chain)
         log.info("created sandbox %s from %s@%s (%s)", sid, source, ref, commit[:12])
         return info
 
@@ -221,18 +230,28 @@ class SandboxService:
         )
 
     def run_tests(
-        self, sandbox_id: str, command: str | None = None, timeout_s: int = 600
+        self,
+        sandbox_id: str,
+        command: str | None = None,
+        timeout_s: int = 600,
+        tests: Sequence[str] | None = None,
+        report: testrun.Detail = "summary",
     ) -> TestReport:
+        """The suite, or only ``tests`` (files or ids), run by the sandbox's toolchain."""
         limit = self.config.limits.max_timeout_s
         timeout_s = check_timeout(min(timeout_s, limit), limit)
         if command is not None:
             check_command(command)
+        selected = check_test_selectors(list(tests or []))
         sb = self._get(sandbox_id)
         with sb.lock:
             return testrun.run_tests(
                 self.backend,
                 sb.box,
+                sb.chain,
                 command or self.config.test_command,
+                selected,
                 timeout_s,
                 self.config.limits.output_bytes,
+                report,
             )

@@ -92,9 +92,13 @@ class SourceRegistry:
                 self._snapshots.popitem(last=False)
         return data
 
+    def top_level(self, repo: Path, commit: str) -> list[str]:
+        """The names at the root of a commit's tree (what a toolchain is detected from)."""
+        return _git(["ls-tree", "--name-only", commit], cwd=repo).decode().splitlines()
+
     def dependency_files(self, repo: Path, commit: str) -> dict[str, bytes]:
         """Top-level requirements*.txt and pyproject.toml of a commit."""
-        names = _git(["ls-tree", "--name-only", commit], cwd=repo).decode().splitlines()
+        names = self.top_level(repo, commit)
         wanted = [
             n
             for n in names

@@ -1,100 +1,93 @@
-"""run_tests: pytest with JUnit XML by default, or a configured command."""
+"""run_tests: the toolchain's run of record for the suite or given tests, its report read by id.
+
+The toolchain builds the command (runner options last, so a repository cannot add its own to
+a run of record), reads its report into results by test id, and cross-checks the report against
+the runner's exit status and summary line: a report that is missing, unreadable or disagrees
+is never believed (``report_status``). The report is a file the command writes under ``/tmp``;
+PID 1's supervisor hands it back with the result, read as a regular file only.
+"""
 
 from __future__ import annotations
 
 import re
-import shlex
 import uuid
-import xml.etree.ElementTree as ET
+from typing import Literal
 
 from nightfix_sandbox.backends import Box, ContainerBackend
 from nightfix_sandbox.gitops import digest
-from nightfix_sandbox.models import TestFailure, TestReport
+from nightfix_sandbox.models import TestFailure, TestReport, TestResult
 from nightfix_sandbox.runner import run_attached
+from nightfix_sandbox.toolchains import Parsed, Toolchain
 
-DEFAULT_COMMAND = "python -m pytest -q -p no:cacheprovider"
 TAIL = 4000
-MAX_XML = 5_000_000
+MAX_FAILURES = 50
 _SUMMARY = re.compile(r"(\d+) (passed|failed|errors?|skipped)")
-
-
-def is_pytest(command: str) -> bool:
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return False
-    return any(w == "pytest" or w.endswith("/pytest") for w in words)
+Detail = Literal["summary", "all"]
 
 
 def run_tests(
-    backend: ContainerBackend, box: Box, command: str | None, timeout_s: int, output_bytes: int
+    backend: ContainerBackend,
+    box: Box,
+    chain: Toolchain,
+    command: str | None,
+    tests: list[str],
+    timeout_s: int,
+    output_bytes: int,
+    report: Detail = "summary",
 ) -> TestReport:
-    command = command or DEFAULT_COMMAND
     workspace_digest = digest(backend, box)
-    junit = f"/tmp/nightfix-junit-{uuid.uuid4().hex}.xml"  # noqa: S108 - inside the sandbox
-    run = f"{command} --junitxml={junit}" if is_pytest(command) else command
-    res, report = run_attached(
-        backend, box, run, timeout_s, output_bytes, {"NIGHTFIX_JUNIT_XML": junit}, attach=junit
+    path = f"/tmp/nightfix-junit-{uuid.uuid4().hex}.xml"  # noqa: S108 - inside the sandbox
+    plan = chain.plan(command, tests, path)
+    res, raw = run_attached(
+        backend, box, plan.command, timeout_s, output_bytes, plan.env, attach=path
     )
-    xml = report.decode("utf-8", "replace")
     output = (res.stdout + ("\n" + res.stderr if res.stderr else "")).strip()
-    counts, failures = parse_junit(xml) if xml.strip() else (_parse_summary(output), [])
-    total = sum(counts.values())
+    parsed = chain.read(plan, raw, output, res.exit_code)
+    if res.timed_out or res.killed:
+        why = res.reason or ("timeout" if res.timed_out else "killed")
+        parsed = Parsed(parsed.results, f"the test run did not finish ({why})", "runner_error")
+    counts = _counts(parsed.results)
+    if parsed.status == "missing":
+        counts = _parse_summary(output)  # a plain command's own summary, for reading only
     return TestReport(
-        command=command,
+        command=plan.command,
         exit_code=res.exit_code,
         passed=counts["passed"],
         failed=counts["failed"],
         errors=counts["errors"],
         skipped=counts["skipped"],
-        total=total,
-        failures=failures,
+        total=sum(counts.values()),
+        failures=_failures(parsed.results),
         duration_s=res.duration_s,
         workspace_digest=workspace_digest,
         output_tail=output[-TAIL:],
         timed_out=res.timed_out,
+        tests=tests,
+        report_status=parsed.status,  # type: ignore[arg-type]
+        report_problem=parsed.problem,
+        results=parsed.results if report == "all" else None,
     )
 
 
-def parse_junit(xml: str) -> tuple[dict[str, int], list[TestFailure]]:
-    """Counts and failing tests from a JUnit XML report (pytest's flavour)."""
+def _counts(results: list[TestResult]) -> dict[str, int]:
     counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
-    failures: list[TestFailure] = []
-    try:
-        root = ET.fromstring(xml)  # noqa: S314 - the report is size-capped (MAX_XML)
-    except ET.ParseError:
-        return counts, failures
-    for case in root.iter("testcase"):
-        test_id = "::".join(
-            filter(None, [_module_path(case.get("classname", "")), case.get("name", "")])
+    for r in results:
+        counts["errors" if r.outcome == "error" else r.outcome] += 1
+    return counts
+
+
+def _failures(results: list[TestResult]) -> list[TestFailure]:
+    bad = [r for r in results if r.outcome in ("failed", "error")][:MAX_FAILURES]
+    return [
+        TestFailure(
+            test_id=r.test_id,
+            outcome=r.outcome,
+            exception=r.exception,
+            message=r.message,
+            output_tail=r.detail[-TAIL:],
         )
-        outcome = next((c for c in case if c.tag in ("failure", "error", "skipped")), None)
-        if outcome is None:
-            counts["passed"] += 1
-            continue
-        key = {"failure": "failed", "error": "errors", "skipped": "skipped"}[outcome.tag]
-        counts[key] += 1
-        if key in ("failed", "errors"):
-            out = "".join((c.text or "") for c in case if c.tag in ("system-out", "system-err"))
-            detail = (outcome.text or "") + ("\n" + out if out else "")
-            failures.append(
-                TestFailure(
-                    test_id=test_id,
-                    message=outcome.get("message", ""),
-                    output_tail=detail.strip()[-TAIL:],
-                )
-            )
-    return counts, failures
-
-
-def _module_path(classname: str) -> str:
-    """`tests.test_calc.TestX` -> `tests/test_calc.py::TestX` (pytest-style ids)."""
-    parts = classname.split(".")
-    for i in range(len(parts), 0, -1):
-        if parts[i - 1].startswith("test") or i == 1:
-            head = "/".join(parts[:i]) + ".py"
-            return "::".join([head, *parts[i:]])
-    return classname
+        for r in bad
+    ]
 
 
 def _parse_summary(output: str) -> dict[str, int]:
