@@ -9,7 +9,7 @@ from autonomy_support import TRAJECTORY, Env
 from demo_env import SERVICE, make_repo, tool
 
 from nightfix.autonomy import diffs
-from nightfix.autonomy.verification import Gate
+from nightfix.autonomy.verification import Gate, MemoryCache
 from nightfix.policy import ServerSpec, VerificationPolicy
 from nightfix.servers import ServerPool
 
@@ -41,13 +41,22 @@ class Counting:
         return result
 
 
-async def gate(repo: Path, diff: str, **policy: Any) -> tuple[Any, Counting]:
+async def gate(
+    repo: Path, diff: str, cache: MemoryCache | None = None, **policy: Any
+) -> tuple[Any, Counting]:
     spec = ServerSpec(
         command=[tool("nightfix-sandbox"), "serve", "--source", f"app={repo}", "--pool-size", "0"]
     )
     async with ServerPool({"sandbox": spec}) as pool:
         counting = Counting(pool)
-        result = await Gate(counting, VerificationPolicy(**policy), "app").verify(diff, "HEAD")
+        checker = Gate(
+            counting,
+            VerificationPolicy(**policy),
+            "app",
+            cache=cache,
+            exception="ConnectionPoolExhausted",
+        )
+        result = await checker.verify(diff, "HEAD")
     return result, counting
 
 
@@ -57,15 +66,22 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 async def test_fix_with_a_regression_test_passes_with_evidence(repo, no_leaks):
-    result, calls = await gate(repo, FIX)
+    cache = MemoryCache()
+    result, calls = await gate(repo, FIX, cache)
     assert result.passed, result.reason
     ev = result.evidence
     assert ev["suite"]["passed"] == 6 and ev["suite"]["failed"] == 0
     assert ev["before"]["failed"] == 1 and "ConnectionPoolExhausted" in str(ev["before"])
     assert ev["after"]["passed"] == 1 and ev["after"]["failed"] == 0
-    assert "threading.Condition()" in result.files["checkout/db.py"]
-    assert result.files["tests/test_pool.py"].startswith("import threading")
-    assert calls.created == calls.destroyed == 2
+    assert ev["verdict"]["base"]["passed"] == 5 and ev["verdict"]["pre_existing_failures"] == []
+    reg = ev["regression"]
+    assert reg["regression_ids"] == [
+        "tests/test_pool.py::test_checkout_waits_for_a_free_connection_instead_of_failing"
+    ]
+    assert reg["fails_with_production_exception"] is True
+    assert calls.created == calls.destroyed == 3  # baseline, with the fix, original + tests
+    again, calls = await gate(repo, FIX, cache)  # the baseline is cached per base commit
+    assert again.passed and calls.created == calls.destroyed == 2
 
 
 async def test_fix_that_passes_the_tests_but_has_no_regression_test_is_refused(repo, no_leaks):
@@ -73,27 +89,28 @@ async def test_fix_that_passes_the_tests_but_has_no_regression_test_is_refused(r
     assert result.stop_reason == "verification_failed:regression_test"
     assert "adds or changes no test" in result.reason
     assert result.evidence["suite"]["failed"] == 0  # the suite itself passed
-    assert calls.created == calls.destroyed == 1
+    assert calls.created == calls.destroyed == 2
 
 
 async def test_regression_test_that_passes_on_the_original_code_is_refused(repo, no_leaks):
     result, calls = await gate(repo, SOURCE_ONLY + WEAK_TEST)
     assert result.stop_reason == "verification_failed:regression_test"
-    assert "pass on the original code" in result.reason
-    assert calls.created == calls.destroyed == 2
+    assert "test_always_passes passes on the original code" in result.reason
+    assert calls.created == calls.destroyed == 3
 
 
 async def test_test_without_the_fix_fails_the_suite(repo, no_leaks):
     result, _ = await gate(repo, TEST_ONLY)
     assert result.stop_reason == "verification_failed:test_suite"
     assert "test_checkout_waits_for_a_free_connection" in result.reason
+    assert "fail with the fix" in result.reason
 
 
 async def test_patch_that_does_not_apply_is_refused(repo, no_leaks):
     broken = FIX.replace("-POOL_SIZE = 10", "-POOL_SIZE = 11")
     result, calls = await gate(repo, broken)
     assert result.stop_reason == "verification_failed:patch_does_not_apply"
-    assert calls.created == calls.destroyed == 1
+    assert calls.created == calls.destroyed == 1  # nothing else was started
 
 
 @pytest.mark.parametrize(

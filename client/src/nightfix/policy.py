@@ -189,7 +189,8 @@ class WatchPolicy(Section):
 
 class VerificationPolicy(Section):
     require_regression_test: bool = True
-    """The diff must add/change a test that fails on the original code and passes with the fix."""
+    """Each test id the diff adds or changes must fail on the original code (in its body, not
+    at collection or setup) and pass with the fix."""
     max_changed_files: Annotated[int, Field(ge=1)] = 5
     """Most files a fix may touch."""
     max_changed_lines: Annotated[int, Field(ge=1)] = 200
@@ -197,21 +198,25 @@ class VerificationPolicy(Section):
     forbidden_paths: list[str] = Field(
         default_factory=lambda: [
             ".github/workflows/**",
+            ".github/actions/**",
+            ".github/CODEOWNERS",
             ".gitlab-ci.yml",
-            ".env*",
             "**/.env*",
             "**/*.pem",
             "**/*.key",
             "**/secrets*",
         ]
     )
-    """Globs no fix may touch."""
+    """Globs (gitignore-style) no fix may touch."""
+    protected_paths: list[str] = Field(default_factory=list)
+    """Test infrastructure besides what the sandbox's toolchain names (gitignore-style)."""
+    protected_changes: Literal["refuse", "approve"] = "refuse"
+    """A fix touching test infrastructure is refused, or (``approve``) waits for a person with
+    the change called out in the approval and the pull request."""
     test_command: str | None = None
-    """Command for the full test suite in the sandbox; ``None``: the sandbox's default (pytest)."""
-    test_paths: list[str] = Field(
-        default_factory=lambda: ["tests/**", "**/test_*.py", "**/*_test.py"]
-    )
-    """Globs that identify test files in a diff."""
+    """Test command for the runs of record; ``None``: the sandbox's toolchain runner."""
+    test_paths: list[str] | None = None
+    """Globs that identify test files in a diff; ``None``: the sandbox toolchain's."""
 
 
 class AutoMergePolicy(Section):

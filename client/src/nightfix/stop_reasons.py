@@ -39,6 +39,9 @@ class Kind(StrEnum):
     """A server presents tool definitions that differ from the pinned ones."""
     VERIFICATION_FAILED = "verification_failed"
     """The verification gate refused the fix (detail: the check)."""
+    CONFIGURATION_ERROR = "configuration_error"
+    """The test suite cannot run on the original code (detail: the check); no verdict on the
+    fix — configure the sandbox (dependencies, test command) and the issue is tried again."""
     AWAITING_APPROVAL = "awaiting_approval"
     """Delivery waits for ``nightfix approve`` / ``nightfix deny``."""
     APPROVAL_DENIED = "approval_denied"
@@ -67,6 +70,7 @@ EXIT_CODES: dict[Kind, int] = {
     Kind.TOOL_DEFINITIONS_CHANGED: 31,
     Kind.KILL_SWITCH: 32,
     Kind.VERIFICATION_FAILED: 40,
+    Kind.CONFIGURATION_ERROR: 44,
     Kind.APPROVAL_DENIED: 41,
     Kind.APPROVAL_STALE: 42,
     Kind.DELIVERY_FAILED: 43,

@@ -6,12 +6,17 @@
 4. as 3, then merge when the change is low-risk by ``delivery.auto_merge`` and the github
    server allows merging.
 
-A step named in ``approvals.require`` first waits (``awaiting_approval``) for a person; the
-approval is bound to a hash of the exact diff and target (:mod:`~nightfix.autonomy.approvals`).
-Everything :func:`deliver` needs is read from the watch state, so a run resumed by a later
-``nightfix watch`` (after ``nightfix approve``) delivers exactly what was verified. Re-running
-never duplicates: the branch is named after the issue, and ``create_branch``,
-``commit_files`` (no change → no commit) and ``open_pull_request`` are idempotent.
+What ships is computed on the repository server's host, never read back from a sandbox: the
+verified diff applied to the base commit (``preview_patch``, a temporary index) gives a tree id,
+and ``commit_patch`` writes exactly that tree or refuses. A step named in
+``approvals.require`` (and, when the fix changes test infrastructure under
+``verification.protected_changes: approve``, the pull request in any phase) first waits
+(``awaiting_approval``) for a person; the approval is bound to a hash of the exact diff and
+target, tree id included (:mod:`~nightfix.autonomy.approvals`). Everything :func:`deliver`
+needs is read from the watch state, so a run resumed by a later ``nightfix watch`` (after
+``nightfix approve``) delivers exactly what was verified. Re-running never duplicates: the
+branch is named after the issue, and ``create_branch``, ``commit_patch`` and
+``open_pull_request`` are idempotent.
 """
 
 from __future__ import annotations
@@ -57,8 +62,14 @@ def target_of(policy: Policy, run: dict[str, Any], step: str) -> dict[str, Any]:
         "branch": branch_name(policy, str(run["issue_id"])),
         "base": policy.repository.ref,
         "base_commit": run["base_commit"],
+        "tree": run.get("tree"),
         "draft": policy.trust_phase == 2,
     }
+
+
+def protected_changes(run: dict[str, Any]) -> list[str]:
+    """Test infrastructure the verified fix changes (``protected_changes: approve``)."""
+    return list((run.get("evidence") or {}).get("protected_changes") or [])
 
 
 def low_risk(policy: Policy, run: dict[str, Any]) -> tuple[bool, str]:
@@ -73,8 +84,10 @@ def low_risk(policy: Policy, run: dict[str, Any]) -> tuple[bool, str]:
         for path in diffs.touched_paths(patch):
             if not diffs.matches(path, rules.allowed_paths):
                 return False, f"{path} is outside the auto-merge paths"
+    if protected_changes(run):
+        return False, "it changes test infrastructure"
     suite = (run.get("evidence") or {}).get("suite") or {}
-    if suite.get("exit_code") != 0 or not suite.get("passed"):
+    if suite.get("report_status") != "ok" or not suite.get("passed"):
         return False, "no passing test suite on record"
     return True, f"{len(patches)} file(s), {lines} line(s), tests passed"
 
@@ -99,6 +112,9 @@ def pr_body(policy: Policy, run: dict[str, Any]) -> str:
         "suite": None,
         "before": None,
         "after": None,
+        "verdict": None,
+        "regression": None,
+        "protected_changes": [],
         "regression_tests": [],
         **(run.get("evidence") or {}),
     }
@@ -112,6 +128,7 @@ def pr_body(policy: Policy, run: dict[str, Any]) -> str:
         decision=run.get("decision") or "",
         summary=summary,
         evidence=evidence,
+        tree=run.get("tree") or "",
         cost_usd=float(run.get("cost_usd") or 0),
         stop_reason=(evidence.get("investigation") or {}).get("stop_reason", "completed"),
     )
@@ -156,7 +173,8 @@ class Delivery:
         return outcome
 
     def approval(self, run: dict[str, Any], step: str) -> Outcome | None:
-        if step not in self.policy.approvals.require:
+        forced = step == "open_pull_request" and bool(protected_changes(run))
+        if step not in self.policy.approvals.require and not forced:
             return None
         target = target_of(self.policy, run, step)
         diff = run["diff"] or ""
@@ -177,21 +195,45 @@ class Delivery:
         opened = self.state.prs_since(now_utc() - timedelta(days=1))
         return opened >= self.policy.watch.max_prs_per_day
 
+    async def preview(self, diff: str, base_commit: str) -> str:
+        """The tree id the verified diff makes on the base commit (computed by the repository
+        server on its host); what an approval binds and ``commit_patch`` must write."""
+        found = await self.caller.call(
+            "github",
+            "preview_patch",
+            {"patch": diff, "base_commit": base_commit, **self.repo_args()},
+        )
+        return str(found["tree"])
+
     async def open_pull_request(self, run: dict[str, Any]) -> dict[str, Any]:
         branch = branch_name(self.policy, str(run["issue_id"]))
         repo = self.repo_args()
+        if not run.get("tree"):
+            raise ToolCallError(
+                "no verified tree on record for this run; it must be verified again"
+            )
         if await self.branch_head(branch) is None:
             made = await self.caller.call(
                 "github", "create_branch", {"name": branch, "from_ref": run["base_commit"], **repo}
             )
             self.emit("branch", made)
-        changes = [{"path": p, "content": c} for p, c in sorted((run.get("files") or {}).items())]
         message = f"{pr_title(run)}\n\nnightfix run {run['run_id']}, issue {run['issue_id']}."
         commit = await self.caller.call(
             "github",
-            "commit_files",
-            {"branch": branch, "changes": changes, "message": message, **repo},
+            "commit_patch",
+            {
+                "branch": branch,
+                "patch": run["diff"],
+                "base_commit": run["base_commit"],
+                "message": message,
+                "expected_tree": run["tree"],
+                **repo,
+            },
         )
+        if commit.get("tree") != run["tree"]:
+            raise ToolCallError(
+                f"the commit's tree {commit.get('tree')} is not the verified {run['tree']}"
+            )
         self.emit("commit", commit)
         pull = await self.caller.call(
             "github",

@@ -1,11 +1,18 @@
-"""Unified (git-style) diffs: split per file, count lines, pick out the test files."""
+"""Unified (git-style) diffs: split per file, count lines, pick out the test files.
+
+Globs here are gitignore-style (``pathspec``), the one semantics every path rule of the
+client uses: ``**/`` matches zero or more directories (``**/*.pem`` matches a root
+``deploy.pem``), a pattern without a slash matches at any depth, ``dir/**`` everything below.
+"""
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+import pathspec
 
 
 @dataclass(frozen=True)
@@ -84,8 +91,24 @@ def join(patches: Iterable[FilePatch]) -> str:
 
 
 def matches(path: str, globs: Iterable[str]) -> bool:
-    """``fnmatch`` semantics (``*`` crosses ``/``), so ``tests/**`` and ``**/x`` work as read."""
-    return any(fnmatch.fnmatchcase(path, g) for g in globs)
+    """Does ``path`` match one of ``globs`` (gitignore-style)?"""
+    return _spec(tuple(globs)).match_file(path)
+
+
+@functools.lru_cache(maxsize=64)
+def _spec(globs: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines(globs)
+
+
+def added_lines(patch: FilePatch) -> list[str]:
+    """The lines a file's patch adds (without the leading ``+``)."""
+    return [line[1:] for line in _hunk_lines(patch) if line.startswith("+")]
+
+
+def _hunk_lines(patch: FilePatch) -> list[str]:
+    lines = patch.text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("@@")), len(lines))
+    return [line for line in lines[start:] if not line.startswith("@@")]
 
 
 def touched_paths(patch: FilePatch) -> list[str]:

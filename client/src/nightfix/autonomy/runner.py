@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -94,6 +95,12 @@ class RunPipeline:
         self, ctx: RunContext, decision: Decision, model: Model
     ) -> Outcome:
         run_id = ctx.run_id
+        ref = self.policy.repository.ref or "HEAD"
+        self.say(f"run {run_id}: checking that the test suite runs on {ref}")
+        unable = await self.gate(ctx, ClientCaller(ctx, self.pool)).precheck(ref)
+        if unable is not None:
+            self.say(f"run {run_id}: {unable.stop_reason}: {unable.reason}")
+            return Outcome("stopped", unable.stop_reason or "configuration_error", unable.reason)
         self.say(f"run {run_id}: investigating issue {decision.issue_id} with {model.name}")
         result = await run_investigation(
             self.policy, decision.issue_id, model, pool=self.pool, ctx=ctx, finalize=False
@@ -121,12 +128,7 @@ class RunPipeline:
             f"run {run_id}: verification gate (fresh sandboxes from "
             f"{(result.base_commit or '?')[:12]})"
         )
-        gate = Gate(
-            caller,
-            self.policy.verification,
-            self.policy.repository.sandbox_source,
-            on_event=sink(ctx),
-        )
+        gate = self.gate(ctx, caller)
         verdict = await gate.verify(result.diff, result.base_commit or result.ref or "HEAD")
         verdict.evidence["investigation"] = {
             "stop_reason": str(result.stop_reason),
@@ -134,19 +136,33 @@ class RunPipeline:
             "steps": result.steps,
             "duration_s": result.duration_s,
         }
-        self.state.update(run_id, evidence=verdict.evidence, files=verdict.files)
+        verdict.evidence["protected_changes"] = verdict.protected_changes
+        self.state.update(run_id, evidence=verdict.evidence)
         ctx.audit_event("verification", passed=verdict.passed, check=verdict.check)
         if not verdict.passed:
             self.say(f"run {run_id}: verification FAILED ({verdict.check}): {verdict.reason}")
             return Outcome("stopped", verdict.stop_reason or "verification_failed", verdict.reason)
         self.say(f"run {run_id}: verification passed — {describe_evidence(verdict.evidence)}")
-        self.state.update(run_id, status="delivering")
+        base_commit = str(verdict.evidence["base_commit"])
+        preview = await Delivery(caller, self.policy, self.state).preview(result.diff, base_commit)
+        self.state.update(run_id, status="delivering", base_commit=base_commit, tree=preview)
         try:
             return await Delivery(caller, self.policy, self.state, on_event=sink(ctx)).deliver(
                 run_id
             )
         except ToolCallError as exc:  # the repository server refused a write
             return Outcome("stopped", "delivery_failed", ctx.redactor.text(str(exc)))
+
+    def gate(self, ctx: RunContext, caller: ClientCaller) -> Gate:
+        issue = (self.state.get(ctx.run_id) or {}).get("issue") or {}
+        return Gate(
+            caller,
+            self.policy.verification,
+            self.policy.repository.sandbox_source,
+            on_event=sink(ctx),
+            cache=self.state,
+            exception=exception_of(issue),
+        )
 
     async def resume(self, run: dict[str, Any]) -> Outcome:
         """Continue a run whose approval was answered (or timed out)."""
@@ -209,6 +225,12 @@ class RunPipeline:
             event = "merged" if outcome.merged else "pull_request_opened"
             fields["Pull request"] = str(outcome.pull_request.get("url"))
         await send(self.policy.notify, Notification(event, run_id, summary, fields, details))
+
+
+def exception_of(issue: dict[str, Any]) -> str | None:
+    """The exception type an error issue is titled with (``PoolExhausted: all 10 ...``)."""
+    found = re.match(r"^\s*([A-Za-z_][\w.]*)\s*:", str(issue.get("title") or ""))
+    return found.group(1).rsplit(".", 1)[-1] if found else None
 
 
 def _diff_block(run: dict[str, Any]) -> str:

@@ -1,39 +1,75 @@
 """The verification gate: client code, not the model's word, decides whether a fix may leave.
 
-For a candidate diff against ``base_commit`` the gate checks, in order (the first failure names
-the stop reason ``verification_failed:<check>``):
+For a candidate diff against a base ref the gate checks, in order (the first failure names the
+stop reason ``verification_failed:<check>``):
 
-1. ``empty_diff`` — there is a change at all;
-2. ``forbidden_path`` / ``max_changed_files`` / ``max_changed_lines`` — the policy's size and
-   path rules;
-3. ``patch_does_not_apply`` / ``test_suite`` — in a fresh sandbox from ``base_commit`` the diff
-   applies and the full test suite passes;
-4. ``regression_test`` (with ``require_regression_test``) — the diff adds or changes a test
-   file whose tests, applied *alone* to another fresh sandbox from ``base_commit``, fail there
-   (the bug is real and caught), and pass with the fix.
+1. ``empty_diff`` / ``forbidden_path`` / ``max_changed_files`` / ``max_changed_lines`` — the
+   policy's size and path rules (gitignore-style globs);
+2. ``protected_path`` / ``test_removed`` / ``test_disabled`` / ``runner_tampering`` — the diff
+   leaves test plumbing alone (:mod:`~nightfix.autonomy.plumbing`, rules from the sandbox's
+   toolchain); with ``protected_changes: approve`` a protected change passes on to a person;
+3. ``baseline`` — the suite on the base commit, in its own fresh sandbox (cached per commit,
+   image, toolchain and test command): which test ids pass there. A suite that cannot run at all
+   ends the run ``configuration_error:baseline`` — no verdict on the fix;
+4. ``patch_does_not_apply`` / ``test_report`` / ``test_suite`` — with the fix, every id that
+   passed on the base still passes and nothing new fails, by a report that agrees with the
+   runner's exit status and summary;
+5. ``workspace_modified`` — running the tests did not rewrite the fix's files or tracked files;
+6. ``regression_test`` — each id the diff's tests add or change fails in its body on the
+   original code plus those test files, and passes with the fix.
 
-Every sandbox it creates is destroyed, whatever happens. The evidence (commands, counts,
-failing test ids and messages before, passing after, workspace digests) goes into the result,
-the trace and the pull request body.
+Steps 3, 4–5 and 6 run in parallel, each in its own sandbox; every sandbox is destroyed,
+whatever happens. The gate runs no runner of its own: tests go through the sandbox's
+``run_tests`` by files or ids, and the sandbox's toolchain builds the command. What ships is
+not read back from any sandbox: delivery applies the verified diff to the base commit on the
+host (see :mod:`~nightfix.autonomy.delivery`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import logging
-import shlex
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from nightfix.autonomy import diffs
+from nightfix.autonomy import diffs, plumbing, verdicts
+from nightfix.autonomy.gate_errors import GateFailed
 from nightfix.autonomy.tools import ToolCaller
 from nightfix.policy import VerificationPolicy
 
 log = logging.getLogger("nightfix.verification")
 
 EventSink = Callable[[str, dict[str, Any]], None]
-REGRESSION_COMMAND = "python -m pytest -q -p no:cacheprovider"
+ADVICE = (
+    "configure the sandbox so the suite runs on the original code (its dependencies: "
+    "nightfix-sandbox's dependency image; its command: verification.test_command)"
+)
+KEEP = ("command", "exit_code", "passed", "failed", "errors", "skipped", "total", "duration_s")
+
+__all__ = ["Gate", "GateFailed", "GateResult", "static_checks"]
+
+
+class BaselineCache(Protocol):
+    def baseline(self, key: str) -> dict[str, Any] | None: ...
+
+    def save_baseline(self, key: str, commit: str, data: dict[str, Any]) -> None: ...
+
+
+class MemoryCache:
+    """A baseline cache for one process (the watch state is the persistent one)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Any]] = {}
+
+    def baseline(self, key: str) -> dict[str, Any] | None:
+        return self.data.get(key)
+
+    def save_baseline(self, key: str, commit: str, data: dict[str, Any]) -> None:
+        self.data[key] = data
 
 
 @dataclass
@@ -42,19 +78,18 @@ class GateResult:
     check: str | None = None
     """The failing check (``None`` when passed)."""
     reason: str = ""
+    configuration: bool = False
+    """The tests could not run on the original code: no verdict on the fix."""
     evidence: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, str | None] = field(default_factory=dict)
-    """Post-fix content of each changed path (``None``: deleted), read from the fix sandbox."""
+    protected_changes: list[str] = field(default_factory=list)
+    """Test infrastructure the fix changes, left to a person (``protected_changes: approve``)."""
 
     @property
     def stop_reason(self) -> str | None:
-        return None if self.passed else f"verification_failed:{self.check}"
-
-
-class GateFailed(Exception):
-    def __init__(self, check: str, reason: str) -> None:
-        super().__init__(reason)
-        self.check, self.reason = check, reason
+        if self.passed:
+            return None
+        kind = "configuration_error" if self.configuration else "verification_failed"
+        return f"{kind}:{self.check}"
 
 
 def static_checks(patches: list[diffs.FilePatch], policy: VerificationPolicy) -> dict[str, Any]:
@@ -87,71 +122,194 @@ class Gate:
         policy: VerificationPolicy,
         source: str,
         on_event: EventSink | None = None,
+        cache: BaselineCache | None = None,
+        exception: str | None = None,
     ) -> None:
         self.caller, self.policy, self.source = caller, policy, source
         self.emit: EventSink = on_event or (lambda _name, _data: None)
+        self.cache: BaselineCache = cache or MemoryCache()
+        self.exception = exception
+        """The production error's exception type, to tell whether the regression test
+        fails the same way."""
 
-    async def verify(self, diff: str, base_commit: str) -> GateResult:
-        evidence: dict[str, Any] = {"base_commit": base_commit}
+    async def verify(self, diff: str, base_ref: str) -> GateResult:
+        evidence: dict[str, Any] = {"base_ref": base_ref}
         result = GateResult(passed=False, evidence=evidence)
         try:
             patches = diffs.split(diff)
             evidence.update(static_checks(patches, self.policy))
-            tests = [
-                p
-                for p in patches
-                if not p.deleted and diffs.matches(p.path, self.policy.test_paths)
-            ]
-            async with self.sandbox(base_commit, "with_fix") as box:
+            async with self.sandbox(base_ref, "with_fix") as (box, info):
+                evidence["base_commit"] = commit = str(info["commit"])
+                rules = plumbing.Rules.of(info.get("toolchain") or {}, self.policy)
+                evidence["toolchain"] = (info.get("toolchain") or {}).get("name")
+                result.protected_changes = self.check_plumbing(patches, rules)
+                tables = await self.read_tables(box, patches, rules)
                 await self.apply(box, diff)
-                evidence["suite"] = suite = await self.run_tests(box, self.policy.test_command)
-                if (
-                    suite["exit_code"] != 0
-                    or suite["failed"]
-                    or suite["errors"]
-                    or not suite["total"]
-                ):
-                    raise GateFailed("test_suite", _suite_reason(suite))
-                if self.policy.require_regression_test and tests:
-                    evidence["after"] = await self.run_tests(box, _command(tests))
-                result.files = await self.read_files(box, patches)
+                applied = await self.workspace_diff(box)
+                await self.check_tables(box, tables, rules, result)
+                tests = [p.path for p in patches if not p.deleted and rules.is_test(p.path)]
+                base, fix, before = await asyncio.gather(
+                    self.baseline(commit, info),
+                    self.with_fix(box, applied, tests),
+                    self.original_plus_tests(commit, patches, tests),
+                )
+            evidence["suite"], evidence["after"] = fix
+            evidence["verdict"] = verdicts.check_suite(base, fix[0]["report"])
             if self.policy.require_regression_test:
-                await self.check_regression(tests, base_commit, evidence)
+                if not tests:
+                    raise GateFailed(
+                        "regression_test",
+                        "the diff adds or changes no test, so nothing shows the bug is fixed "
+                        f"(test files match {', '.join(rules.test_globs)})",
+                    )
+                evidence["before"] = before
+                evidence["regression_tests"] = tests
+                evidence["regression"] = verdicts.check_regression(
+                    base, before["report"], fix[1]["report"], self.exception
+                )
         except GateFailed as failed:
             result.check, result.reason = failed.check, failed.reason
+            result.configuration = failed.configuration
+            result.evidence = _brief(evidence)
             self.emit(
                 "verification_failed",
-                {"check": failed.check, "reason": failed.reason, "evidence": evidence},
+                {"check": failed.check, "reason": failed.reason, "evidence": result.evidence},
             )
             return result
         result.passed, result.reason = True, "all verification checks passed"
-        self.emit("verification_passed", {"evidence": evidence})
+        result.evidence = _brief(evidence)
+        self.emit("verification_passed", {"evidence": result.evidence})
         return result
 
-    async def check_regression(
-        self, tests: list[diffs.FilePatch], base_commit: str, evidence: dict[str, Any]
+    def check_plumbing(self, patches: list[diffs.FilePatch], rules: plumbing.Rules) -> list[str]:
+        protected = plumbing.protected_paths(patches, rules)
+        if protected and self.policy.protected_changes == "refuse":
+            raise GateFailed(
+                "protected_path",
+                f"the fix changes test infrastructure ({', '.join(protected)}), which would "
+                "change how its own proof runs",
+            )
+        plumbing.check_tests_kept(patches, rules)
+        plumbing.check_runner_untouched(patches, rules)
+        return protected
+
+    async def read_tables(
+        self, box: str, patches: list[diffs.FilePatch], rules: plumbing.Rules
+    ) -> dict[str, str | None]:
+        """Base versions of touched files that hold protected TOML tables (before the diff)."""
+        touched = {p for patch in patches for p in diffs.touched_paths(patch)}
+        return {
+            path: await self.read_or_none(box, path)
+            for path in sorted(touched & set(rules.protected_tables))
+        }
+
+    async def check_tables(
+        self, box: str, before: dict[str, str | None], rules: plumbing.Rules, result: GateResult
     ) -> None:
-        if not tests:
-            raise GateFailed(
-                "regression_test",
-                "the diff adds or changes no test, so nothing shows the bug is fixed "
-                f"(test files match {', '.join(self.policy.test_paths)})",
+        for path, old in before.items():
+            changed = plumbing.changed_tables(rules, path, old, await self.read_or_none(box, path))
+            if not changed:
+                continue
+            named = [f"{path} [{t}]" for t in changed]
+            if self.policy.protected_changes == "refuse":
+                raise GateFailed(
+                    "protected_path",
+                    f"the fix changes test configuration ({', '.join(named)}), which would "
+                    "change how its own proof runs",
+                )
+            result.protected_changes.extend(named)
+
+    async def precheck(self, base_ref: str) -> GateResult | None:
+        """Before any model runs: can the suite run on the base at all? A cached verdict
+        makes this free; a configuration problem comes back as a failed result."""
+        try:
+            async with self.sandbox(base_ref, "baseline") as (box, info):
+                await self.baseline(str(info["commit"]), info, box)
+        except GateFailed as failed:
+            return GateResult(
+                False, failed.check, failed.reason, failed.configuration, {"base_ref": base_ref}
             )
-        evidence["regression_tests"] = [p.path for p in tests]
-        async with self.sandbox(base_commit, "original_plus_tests") as box:
-            await self.apply(box, diffs.join(tests))
-            evidence["before"] = before = await self.run_tests(box, _command(tests))
-        if not (before["failed"] or before["errors"]) or before["exit_code"] == 0:
-            raise GateFailed(
-                "regression_test",
-                "the new or changed tests pass on the original code, so they do not catch the bug",
-            )
-        after = evidence.get("after") or {}
-        if after.get("exit_code") != 0 or after.get("failed") or after.get("errors"):
-            raise GateFailed("regression_test", "the regression tests do not pass with the fix")
+        return None
+
+    async def baseline(
+        self, commit: str, info: dict[str, Any], box: str | None = None
+    ) -> verdicts.Baseline:
+        """The base commit's outcomes by id, from the cache or a fresh sandbox (``box``, when
+        the caller already holds one at the base). A suite that cannot run is cached too, so
+        the same configuration problem is not paid for again."""
+        key = self.baseline_key(commit, info)
+        cached = self.cache.baseline(key)
+        if cached is None:
+            cached = await self.compute_baseline(commit, box)
+            self.cache.save_baseline(key, commit, cached)
+        else:
+            self.emit("verification_baseline", {"commit": commit, "cached": True})
+        if cached.get("error"):
+            raise GateFailed("baseline", str(cached["error"]), configuration=True)
+        return verdicts.Baseline.from_json(cached)
+
+    async def compute_baseline(self, commit: str, box: str | None) -> dict[str, Any]:
+        if box is None:
+            async with self.sandbox(commit, "baseline") as (fresh, _):
+                return await self.compute_baseline(commit, fresh)
+        report = await self.run_tests(box, [])
+        self.emit("verification_baseline", {"commit": commit, "cached": False, **_keep(report)})
+        try:
+            return verdicts.baseline_of(commit, report, ADVICE).to_json()
+        except GateFailed as failed:
+            return {"commit": commit, "error": failed.reason}
+
+    def baseline_key(self, commit: str, info: dict[str, Any]) -> str:
+        what = {
+            "commit": commit,
+            "image": info.get("image"),
+            "toolchain": info.get("toolchain"),
+            "command": self.policy.test_command,
+            "source": self.source,
+        }
+        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+    async def with_fix(
+        self, box: str, applied: dict[str, diffs.FilePatch], tests: list[str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The suite with the fix, the diff's test files with the fix, and a check that
+        running them did not rewrite the workspace (``applied``: its diff before they ran)."""
+        suite = {"report": await self.run_tests(box, [])}
+        after = {"report": await self.run_tests(box, tests) if tests else {}}
+        await self.check_unchanged(box, applied)
+        return suite, after
+
+    async def original_plus_tests(
+        self, commit: str, patches: list[diffs.FilePatch], tests: list[str]
+    ) -> dict[str, Any]:
+        if not (tests and self.policy.require_regression_test):
+            return {}
+        async with self.sandbox(commit, "original_plus_tests") as (box, _):
+            await self.apply(box, diffs.join(p for p in patches if p.path in tests))
+            return {"report": await self.run_tests(box, tests)}
+
+    async def workspace_diff(self, box: str) -> dict[str, diffs.FilePatch]:
+        """The sandbox's own diff against the base, by path (one format to compare)."""
+        found = await self.caller.call("sandbox", "diff", {"sandbox_id": box})
+        return {p.path: p for p in diffs.split(str(found.get("diff") or ""))}
+
+    async def check_unchanged(self, box: str, applied: dict[str, diffs.FilePatch]) -> None:
+        """The tests' run must not have changed what ships: a file of the fix, or a tracked
+        file, that differs afterwards from the diff as applied is refused (files the tests
+        only created are not part of the fix, and never ship)."""
+        now = await self.workspace_diff(box)
+        for path in sorted(set(now) | set(applied)):
+            was, new = applied.get(path), now.get(path)
+            tracked = new is not None and new.old_path is not None
+            if (was is not None or tracked) and (was and was.text) != (new and new.text):
+                raise GateFailed(
+                    "workspace_modified",
+                    f"running the tests changed {path} in the workspace: code under test "
+                    "rewrote what would ship",
+                )
 
     @asynccontextmanager
-    async def sandbox(self, ref: str, purpose: str) -> AsyncIterator[str]:
+    async def sandbox(self, ref: str, purpose: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         info = await self.caller.call(
             "sandbox", "create_sandbox", {"source": self.source, "ref": ref}
         )
@@ -161,7 +319,7 @@ class Gate:
             {"sandbox_id": box, "purpose": purpose, "ref": ref, "commit": info.get("commit")},
         )
         try:
-            yield box
+            yield box, info
         finally:
             try:
                 await self.caller.call("sandbox", "destroy_sandbox", {"sandbox_id": box})
@@ -171,51 +329,25 @@ class Gate:
     async def apply(self, box: str, patch: str) -> None:
         try:
             await self.caller.call("sandbox", "apply_patch", {"sandbox_id": box, "patch": patch})
-        except GateFailed:
-            raise
         except Exception as exc:
             raise GateFailed("patch_does_not_apply", f"the diff does not apply: {exc}") from exc
 
-    async def run_tests(self, box: str, command: str | None) -> dict[str, Any]:
-        args: dict[str, Any] = {"sandbox_id": box}
-        if command:
-            args["command"] = command
-        report = await self.caller.call("sandbox", "run_tests", args)
-        keep = (
-            "command",
-            "exit_code",
-            "passed",
-            "failed",
-            "errors",
-            "skipped",
-            "total",
-            "duration_s",
-            "workspace_digest",
-            "timed_out",
-        )
-        summary = {k: report.get(k) for k in keep}
-        summary["failures"] = [
-            {"test_id": f.get("test_id"), "message": str(f.get("message", ""))[:500]}
-            for f in (report.get("failures") or [])[:20]
-        ]
-        return summary
+    async def run_tests(self, box: str, tests: list[str]) -> dict[str, Any]:
+        args: dict[str, Any] = {"sandbox_id": box, "tests": tests, "report": "all"}
+        if self.policy.test_command:
+            args["command"] = self.policy.test_command
+        return await self.caller.call("sandbox", "run_tests", args)
 
-    async def read_files(self, box: str, patches: list[diffs.FilePatch]) -> dict[str, str | None]:
-        files: dict[str, str | None] = {}
-        for patch in patches:
-            if patch.old_path and patch.old_path != patch.new_path:
-                files[patch.old_path] = None
-            if patch.new_path:
-                files[patch.new_path] = await self.read_whole(box, patch.new_path)
-        return files
-
-    async def read_whole(self, box: str, path: str) -> str:
+    async def read_or_none(self, box: str, path: str) -> str | None:
         parts: list[str] = []
         start = 1
         while True:
-            page = await self.caller.call(
-                "sandbox", "read_file", {"sandbox_id": box, "path": path, "start_line": start}
-            )
+            try:
+                page = await self.caller.call(
+                    "sandbox", "read_file", {"sandbox_id": box, "path": path, "start_line": start}
+                )
+            except Exception:
+                return None if start == 1 else "".join(parts)
             parts.append(str(page["content"]))
             end, total = int(page.get("end_line") or 0), int(page.get("total_lines") or 0)
             if not page.get("truncated") or end >= total or end < start:
@@ -223,17 +355,29 @@ class Gate:
             start = end + 1
 
 
-def _command(tests: list[diffs.FilePatch]) -> str:
-    return f"{REGRESSION_COMMAND} {' '.join(shlex.quote(p.path) for p in tests)}"
+def _keep(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: report.get(k) for k in KEEP if k in report}
 
 
-def _suite_reason(suite: dict[str, Any]) -> str:
-    if suite.get("timed_out"):
-        return "the test suite timed out with the fix applied"
-    if not suite.get("total"):
-        return "the test suite ran no tests"
-    failing = ", ".join(str(f["test_id"]) for f in suite.get("failures", [])[:5])
-    return (
-        f"the test suite fails with the fix: {suite.get('failed')} failed, "
-        f"{suite.get('errors')} errors" + (f" ({failing})" if failing else "")
-    )
+def _brief(evidence: dict[str, Any]) -> dict[str, Any]:
+    """Evidence without whole reports (every id's outcome), for events and the run record."""
+    out: dict[str, Any] = {}
+    for key, value in evidence.items():
+        if isinstance(value, dict) and "report" in value:
+            report = value["report"]
+            out[key] = {
+                **_keep(report),
+                "report_status": report.get("report_status"),
+                "failures": [
+                    {
+                        "test_id": f.get("test_id"),
+                        "outcome": f.get("outcome"),
+                        "exception": f.get("exception"),
+                        "message": str(f.get("message", ""))[:300],
+                    }
+                    for f in (report.get("failures") or [])[:20]
+                ],
+            }
+        else:
+            out[key] = value
+    return out

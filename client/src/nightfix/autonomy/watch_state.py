@@ -93,11 +93,30 @@ MIGRATIONS: list[state.Migration] = [
         )
         """,
     ),
+    (
+        "102_baselines",
+        """
+        CREATE TABLE baselines (
+            key TEXT PRIMARY KEY,
+            commit_sha TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            data_json TEXT NOT NULL
+        )
+        """,
+    ),
+    ("103_watch_runs_tree", "ALTER TABLE watch_runs ADD COLUMN tree TEXT"),
 ]
 
 ACTIVE = ("running", "awaiting_approval", "approved", "delivering")
 """Statuses of a run still in flight (no second run for its issue/fingerprint)."""
-RETRYABLE = ("interrupted", "server_error", "kill_switch", "client_error", "max_seconds")
+RETRYABLE = (
+    "interrupted",
+    "server_error",
+    "kill_switch",
+    "client_error",
+    "max_seconds",
+    "configuration_error",
+)
 """Stop kinds after which the same issue may be tried again at once."""
 STALE_HEARTBEAT = timedelta(minutes=30)
 
@@ -309,6 +328,18 @@ class WatchState:
 
     def record_success(self, server: str) -> None:
         self.conn.execute("DELETE FROM backoff WHERE server=?", (server,))
+
+    def baseline(self, key: str) -> dict[str, Any] | None:
+        """A cached baseline (see :mod:`nightfix.autonomy.verdicts`), or ``None``."""
+        row = self.conn.execute("SELECT data_json FROM baselines WHERE key=?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def save_baseline(self, key: str, commit: str, data: dict[str, Any]) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO baselines (key, commit_sha, created_at, data_json)"
+            " VALUES (?,?,?,?)",
+            (key, commit, iso(now_utc()), json.dumps(data)),
+        )
 
     def backoff_log(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute("SELECT * FROM backoff_log ORDER BY id")]
