@@ -3,8 +3,11 @@
 from pathlib import Path
 from typing import Any
 
-from nightfix.autonomy import delivery
+import pytest
+
+from nightfix.autonomy import approvals, delivery
 from nightfix.autonomy.watch_state import WatchState
+from nightfix.errors import ToolCallError
 from nightfix.policy import parse_policy
 
 FIX = (Path(__file__).parents[2] / "examples/checkout-service/fix.patch").read_text()
@@ -18,7 +21,18 @@ EVIDENCE = {
         "passed": 6,
         "failed": 0,
         "errors": 0,
-        "workspace_digest": "sha256:0123456789abcdef",
+        "report_status": "ok",
+    },
+    "verdict": {
+        "base": {"passed": 5, "failed": 0, "error": 0, "skipped": 0},
+        "with_fix": {"passed": 6, "failed": 0, "error": 0, "skipped": 0},
+        "pre_existing_failures": [],
+    },
+    "regression": {
+        "regression_ids": ["tests/test_pool.py::t"],
+        "failures_before": [{"test_id": "tests/test_pool.py::t", "message": "Exhausted more"}],
+        "production_exception": "ConnectionPoolExhausted",
+        "fails_with_production_exception": True,
     },
     "regression_tests": ["tests/test_pool.py"],
     "before": {
@@ -31,9 +45,13 @@ EVIDENCE = {
 }
 
 
+TREE = "c" * 40
+
+
 class FakeGithub:
-    def __init__(self) -> None:
+    def __init__(self, tree: str | None = None) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.tree = tree
 
     async def call(self, server: str, tool: str, args: dict[str, Any]) -> dict[str, Any]:
         self.calls.append((tool, args))
@@ -43,6 +61,8 @@ class FakeGithub:
             raise ToolCallError("unknown ref")
         if tool == "open_pull_request":
             return {"number": 1, "url": "http://x/1", "state": "open", "draft": args["draft"]}
+        if tool == "commit_patch":
+            return {"commit": "d" * 40, "tree": self.tree or args["expected_tree"]}
         return {"name": args.get("name"), "commit": "b" * 40}
 
 
@@ -61,7 +81,7 @@ def claimed(state: WatchState, title: str = "ConnectionPoolExhausted: all 10 in 
         diff=FIX,
         base_commit="a" * 40,
         evidence=EVIDENCE,
-        files={"checkout/db.py": "x", "tests/test_pool.py": "y"},
+        tree=TREE,
         summary={
             "root_cause": "pool of 10",
             "fix": "wait",
@@ -101,7 +121,10 @@ async def test_phase_2_is_a_draft_on_the_issue_branch(state):
     outcome = await delivery.Delivery(github, policy(""), state).deliver(run)
     assert outcome.status == "delivered"
     tools = [c[0] for c in github.calls]
-    assert tools == ["list_commits", "create_branch", "commit_files", "open_pull_request"]
+    assert tools == ["list_commits", "create_branch", "commit_patch", "open_pull_request"]
+    committed = github.calls[2][1]
+    assert committed["patch"] == FIX and committed["expected_tree"] == TREE
+    assert committed["base_commit"] == "a" * 40
     opened = github.calls[-1][1]
     assert opened["draft"] is True and opened["branch"] == "nightfix/issue-7"
     assert state.get(run)["pr_number"] == 1 and state.get(run)["pr_opened_at"]
@@ -114,11 +137,14 @@ def test_pr_body_carries_issue_cause_fix_evidence_cost_and_neutralises_the_title
         "12 (3 user(s))",
         "pool of 10",
         "1 failed, 0 errors",
-        "6 passed",
+        "5 passed on the base commit",
+        "with the fix 6 passed",
         "`tests/test_pool.py::t`: Exhausted more",
+        "fails with the production error's own exception (`ConnectionPoolExhausted`)",
+        "What the gate cannot prove",
+        f"tree `{TREE[:12]}`",
         "investigation stop reason `completed`",
         "Why now | 12 events in 10 min on transaction /checkout",
-        "0123456789ab",
     ):
         assert needle in body, needle
     assert "\n## Injected heading" not in body and "`rm -rf /`" not in body
@@ -131,8 +157,10 @@ def test_low_risk_rules():
     assert delivery.low_risk(small, run) == (False, "25 lines changed, more than 10")
     paths = policy("delivery: {auto_merge: {allowed_paths: ['tests/**']}}")
     assert "checkout/db.py is outside" in delivery.low_risk(paths, run)[1]
-    failing = {"diff": FIX, "evidence": {"suite": {"exit_code": 1, "passed": 5}}}
+    failing = {"diff": FIX, "evidence": {"suite": {"report_status": "inconsistent", "passed": 5}}}
     assert delivery.low_risk(policy(""), failing) == (False, "no passing test suite on record")
+    plumbing = {"diff": FIX, "evidence": {**EVIDENCE, "protected_changes": ["tox.ini"]}}
+    assert delivery.low_risk(policy(""), plumbing) == (False, "it changes test infrastructure")
 
 
 async def test_phase_1_reports_only_and_writes_nothing(state):
@@ -171,3 +199,41 @@ def test_pr_body_never_carries_a_secret_value(state, monkeypatch):
     )
     body = delivery.pr_body(policy(""), state.get(run))
     assert secret not in body and "[REDACTED:PAYMENTS_API_KEY]" in body
+
+
+async def test_commit_whose_tree_is_not_the_verified_one_is_refused(state):
+    run = claimed(state)
+    github = FakeGithub(tree="e" * 40)  # the server wrote something else than was verified
+    with pytest.raises(ToolCallError, match="is not the verified"):
+        await delivery.Delivery(github, policy(""), state).deliver(run)
+    assert "open_pull_request" not in [c[0] for c in github.calls]
+
+
+async def test_delivery_without_a_verified_tree_writes_nothing(state):
+    run = claimed(state)
+    state.update(run, tree=None)
+    github = FakeGithub()
+    with pytest.raises(ToolCallError, match="no verified tree"):
+        await delivery.Delivery(github, policy(""), state).deliver(run)
+    assert github.calls == []
+
+
+async def test_protected_change_waits_for_a_person_even_in_phase_2(state):
+    run = claimed(state)
+    state.update(run, evidence={**EVIDENCE, "protected_changes": ["tox.ini"]})
+    github = FakeGithub()
+    outcome = await delivery.Delivery(github, policy(""), state).deliver(run)
+    assert outcome.status == "awaiting_approval" and github.calls == []
+    body = delivery.pr_body(policy(""), state.get(run))
+    assert "`tox.ini`" in body and "they change how the tests" in body
+
+
+async def test_approval_is_bound_to_the_verified_tree(state):
+    run = claimed(state)
+    github = FakeGithub()
+    phase3 = parse_policy("trust_phase: 3\n")
+    await delivery.Delivery(github, phase3, state).deliver(run)
+    approvals.decide(state, run, approve=True, by="alice")
+    state.update(run, tree="f" * 40)  # what would ship changed after the person approved
+    outcome = await delivery.Delivery(github, phase3, state).deliver(run)
+    assert outcome.stop_reason == "approval_stale" and github.calls == []

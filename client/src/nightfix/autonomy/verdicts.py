@@ -53,14 +53,14 @@ class Baseline:
 def trusted(report: dict[str, Any], check: str, what: str, *, configuration: bool = False) -> None:
     """Refuse a report that cannot be believed (``report_status`` other than ``ok``)."""
     status = report.get("report_status") or "missing"
-    if status != "ok":
-        problem = report.get("report_problem") or status
-        raise GateFailed(
-            check,
-            f"{what}: the test report cannot be trusted ({status}: {problem})"
-            + _first_error(report),
-            configuration=configuration,
-        )
+    if status == "ok":
+        return
+    problem = report.get("report_problem") or status
+    if status == "runner_error":
+        said = f"the test run did not complete ({problem})"
+    else:
+        said = f"the test report cannot be trusted ({status}: {problem})" + _first_error(report)
+    raise GateFailed(check, f"{what}: {said}", configuration=configuration)
 
 
 def baseline_of(commit: str, report: dict[str, Any], advice: str) -> Baseline:

@@ -96,7 +96,7 @@ class PythonToolchain:
         if not report.strip():
             return Parsed([], "the runner wrote no JUnit report", "missing")
         try:
-            results = junit.parse(report, pytest_id)
+            results = [_first_real_error(r) for r in junit.parse(report, pytest_id)]
         except junit.ReportError as exc:
             return Parsed([], str(exc), "unparsable")
         return Parsed(results, *_check(results, output, exit_code))
@@ -124,6 +124,22 @@ def pytest_id(attrs: dict[str, str]) -> str:
     return "::".join(p for p in (path, *inner.split("."), name) if p)
 
 
+def _first_real_error(result: TestResult) -> TestResult:
+    """pytest says only "collection failure"; the real error is the traceback's last ``E`` line
+    (``ModuleNotFoundError: No module named 'text_unidecode'``)."""
+    if result.outcome != "error" or result.exception:
+        return result
+    lines = [ln[1:].strip() for ln in result.detail.splitlines() if ln.startswith("E ")]
+    if not lines:
+        return result
+    return result.model_copy(
+        update={
+            "message": lines[-1][: junit.MAX_MESSAGE],
+            "exception": junit.exception_type(lines[-1]),
+        }
+    )
+
+
 def _check(results: list[TestResult], output: str, exit_code: int) -> tuple[str | None, str]:
     """Does the report agree with pytest's exit status and its own summary line?"""
     counts = {o: sum(r.outcome == o for r in results) for o in ("passed", "failed", "error")}
@@ -134,7 +150,16 @@ def _check(results: list[TestResult], output: str, exit_code: int) -> tuple[str 
         return ("pytest collected no tests", "ok") if not results else _mismatch(exit_code)
     if exit_code not in (0, 1, 2):
         return f"pytest ended with exit status {exit_code} (killed or crashed)", "runner_error"
-    if (exit_code == 0) == (bad > 0) or (exit_code == 2 and not counts["error"]):
+    if exit_code == 2:
+        if not counts["error"]:
+            return _mismatch(exit_code, counts)
+        first = next(r for r in results if r.outcome == "error")
+        return (
+            f"pytest was interrupted by {counts['error']} error(s) during collection "
+            f"(first: {first.test_id}: {first.message})",
+            "runner_error",
+        )
+    if (exit_code == 0) == (bad > 0):
         return _mismatch(exit_code, counts)
     summary = summary_counts(output)
     if summary is None:
