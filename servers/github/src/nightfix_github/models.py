@@ -111,6 +111,9 @@ class PullRequest(_Model):
     title: str
     body: str
     head: str
+    head_repo: str = Field(
+        description="OWNER/NAME of the repository the head branch lives in (a fork's differs)."
+    )
     base: str
     state: Literal["open", "closed", "merged"]
     draft: bool

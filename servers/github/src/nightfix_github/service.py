@@ -30,7 +30,7 @@ log = logging.getLogger("nightfix_github")
 
 
 def _clean_pull(pull: PullRequest) -> PullRequest:
-    fields = {k: clean(getattr(pull, k)) for k in ("title", "body", "head", "base")}
+    fields = {k: clean(getattr(pull, k)) for k in ("title", "body", "head", "head_repo", "base")}
     return pull.model_copy(update=fields)
 
 
@@ -122,7 +122,7 @@ class RepoService:
             raise InvalidInputError("the query is empty")
         security.check_no_control(query, "query")
         if path_glob:
-            security.check_no_control(path_glob, "path_glob")
+            security.check_glob(path_glob, "path_glob")
             if path_glob.startswith("/") or ".." in path_glob.split("/"):
                 raise RefusedError("unsafe_path", f"path_glob {path_glob!r} leaves the repository")
         _, commit = self._commit(b, ref)
@@ -223,9 +223,9 @@ class RepoService:
         base: str | None = None,
     ) -> PullRequest:
         b = self.backend(repo)
-        short = security.check_branch_writable(branch, self.boundary, b.default_branch())
-        base = base or b.default_branch()
-        security.check_ref_safe(base)
+        default = b.default_branch()
+        short = security.check_branch_writable(branch, self.boundary, default)
+        base = security.check_pull_base(base or default, self.boundary, default)
         if not title.strip():
             raise InvalidInputError("the pull request title is empty")
         if b.branch_head(short) is None:
@@ -246,7 +246,7 @@ class RepoService:
         if not body.strip():
             raise InvalidInputError("the comment is empty")
         pull = b.get_pull(number)
-        security.check_branch_writable(pull.head, self.boundary, b.default_branch())
+        security.check_pull_ours(pull, b.name, self.boundary, b.default_branch())
         comment = b.comment(number, body)
         log.info("comment_on_pull_request repo=%s number=%s", b.name, number)
         return comment
@@ -256,7 +256,7 @@ class RepoService:
             raise RefusedError("merge_disabled", "the server was not started with --allow-merge")
         b = self.backend(repo)
         pull = b.get_pull(number)
-        security.check_branch_writable(pull.head, self.boundary, b.default_branch())
-        result = b.merge_pull(number)
+        security.check_pull_ours(pull, b.name, self.boundary, b.default_branch())
+        result = b.merge_pull(number)  # the backend reads the pull request again and re-checks
         log.warning("merge_pull_request repo=%s number=%s commit=%s", b.name, number, result.commit)
         return result

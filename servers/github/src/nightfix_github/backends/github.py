@@ -261,6 +261,7 @@ class GitHubBackend:
             title=pr.title or "",
             body=pr.body or "",
             head=pr.head.ref,
+            head_repo=pr.head.repo.full_name if pr.head.repo is not None else "",
             base=pr.base.ref,
             state=state,
             draft=bool(pr.draft),
@@ -286,6 +287,7 @@ class GitHubBackend:
 
     def open_pull(self, branch: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
         short = self._writable(branch)
+        base = security.check_pull_base(base, self.boundary, self._default)
         try:
             existing = list(
                 islice(self.repo.get_pulls(state="open", head=f"{self.owner}:{short}"), 1)
@@ -300,15 +302,17 @@ class GitHubBackend:
 
     def comment(self, number: int, body: str) -> Comment:
         try:
-            c = self.repo.get_pull(number).create_issue_comment(body)
+            pr = self.repo.get_pull(number)
+            security.check_pull_ours(self._pull(pr), self.name, self.boundary, self._default)
+            c = pr.create_issue_comment(body)
         except GithubException as exc:
             raise _fail(exc, f"comment on #{number}") from None
         return Comment(id=c.id, body=c.body, created_at=c.created_at.isoformat())
 
     def merge_pull(self, number: int) -> MergeResult:
         try:
-            pr = self.repo.get_pull(number)
-            security.check_branch_writable(pr.head.ref, self.boundary, self._default)
+            pr = self.repo.get_pull(number)  # read again here: base and head repo as they are now
+            security.check_pull_ours(self._pull(pr), self.name, self.boundary, self._default)
             status = pr.merge(merge_method="merge", sha=pr.head.sha)
         except GithubException as exc:
             raise _fail(exc, f"merge #{number}") from None

@@ -54,7 +54,7 @@ class LocalBackend:
         self.name = self.path.name[:-4] if self.path.name.endswith(".git") else self.path.name
         self.boundary = boundary
         self._default = default_branch
-        self.pulls = PullStore(self.git_dir / "nightfix", self.path)
+        self.pulls = PullStore(self.git_dir / "nightfix", self.path, self.name)
         self.cat = CatFile(self.git)
 
     def close(self) -> None:
@@ -127,8 +127,6 @@ class LocalBackend:
     ) -> SearchResult:
         args = ["grep", "-n", "-I", "--null", "--no-color", "-E" if regex else "-F", "-e", query]
         args += [commit, "--"]
-        if path_glob:
-            args.append(f":(glob){path_glob}")
         try:
             out = self.git.run(*args, ok_codes=(0, 1))
         except BackendError as exc:
@@ -139,11 +137,13 @@ class LocalBackend:
         for raw in out.decode(errors="replace").split("\n"):
             if not raw:
                 continue
+            name, line_no, text = raw.split("\0", 2)
+            path = name.split(":", 1)[1]
+            if path_glob and not security.glob_match(path_glob, path):
+                continue
             if len(matches) >= limit:
                 truncated = True
                 break
-            name, line_no, text = raw.split("\0", 2)
-            path = name.split(":", 1)[1]
             lines = cache.get(path)
             if lines is None:
                 lines = self.read_blob(commit, path).decode(errors="replace").splitlines()
@@ -315,6 +315,7 @@ class LocalBackend:
 
     def open_pull(self, branch: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
         short = self._writable(branch)
+        base = security.check_pull_base(base, self.boundary, self.default_branch())
         if self.branch_head(base) is None:
             raise NotFoundError(f"base branch {base!r} does not exist")
         return self.pulls.open(short, base, title, body, draft)
@@ -323,8 +324,8 @@ class LocalBackend:
         return self.pulls.comment(number, body)
 
     def merge_pull(self, number: int) -> MergeResult:
-        pull = self.pulls.get(number)
-        security.check_branch_writable(pull.head, self.boundary, self.default_branch())
+        pull = self.pulls.get(number)  # read again here: the base may have changed since
+        security.check_pull_ours(pull, self.name, self.boundary, self.default_branch())
         if pull.state != "open":
             raise ConflictError(f"pull request #{number} is {pull.state}")
         head = self.git.commit_of(f"refs/heads/{pull.head}")
