@@ -23,6 +23,7 @@ _INVISIBLE = re.compile(
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BAD_REF_CHARS = re.compile(r"[\s~^:?*\[\\]")
 MAX_REF_LENGTH = 255
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}")
 
 
 def sanitize_text(text: str) -> str:
@@ -185,6 +186,34 @@ def check_path_writable(path: str, boundary: Boundary) -> str:
         if glob_match(pattern, clean, fold=True):
             raise RefusedError("forbidden_path", f"{clean!r} matches forbidden {pattern!r}")
     return clean
+
+
+def check_patch_files(paths: Sequence[str], boundary: Boundary) -> list[str]:
+    """Every path a patch touches (old and new names) passes the checks of `commit_files`."""
+    check_commit_caps([None] * len(paths), boundary)
+    return [check_path_writable(p, boundary) for p in paths]
+
+
+def check_object_id(value: str, what: str) -> str:
+    """A full git object id (40 hex digits): approvals bind exact ids, never a ref or prefix."""
+    if not _OBJECT_ID.fullmatch(value):
+        raise InvalidInputError(f"{what} {value!r} is not a full 40-character git object id")
+    return value
+
+
+def check_tree_approved(tree: str, expected_tree: str, base: str) -> None:
+    """The tree about to be committed is the tree that was approved, id for id.
+
+    Anything else means the content changed after approval (or the patch, base or server
+    state differs): nothing may be written and the change must be approved again.
+    """
+    if tree != expected_tree:
+        raise RefusedError(
+            "tree_mismatch",
+            f"the patch on {base[:12]} yields tree {tree}, but the approved tree is "
+            f"{expected_tree}; nothing was written: preview the patch again and have the "
+            "change approved again",
+        )
 
 
 def check_commit_caps(sizes: Sequence[int | None], boundary: Boundary) -> None:

@@ -8,7 +8,7 @@ never touched. Pull requests are JSON records under the git directory (`local_pu
 import tempfile
 from pathlib import Path
 
-from .. import security
+from .. import patches, security
 from ..config import Boundary
 from ..errors import BackendError, ConflictError, InvalidInputError, NotFoundError
 from ..models import (
@@ -18,11 +18,13 @@ from ..models import (
     DirEntry,
     FileChange,
     MergeResult,
+    PatchedFile,
+    PatchPreview,
     PullRequest,
     SearchMatch,
     SearchResult,
 )
-from . import branch_already_there
+from . import CommitNode, branch_already_there
 from .gitcli import CatFile, Git
 from .local_pulls import PullStore
 
@@ -225,7 +227,7 @@ class LocalBackend:
 
     def commit_files(
         self, branch: str, parent: str, changes: list[FileChange], message: str
-    ) -> str:
+    ) -> tuple[str, str]:
         short = self._writable(branch)
         paths = [security.check_path_writable(c.path, self.boundary) for c in changes]
         modes = self._check_shapes(parent, paths, changes)
@@ -258,7 +260,7 @@ class LocalBackend:
             self.git.run("update-index", "-z", "--index-info", input=self._z(info), env=env)
             tree = self.git.run("write-tree", env=env).decode().strip()
         if tree == self.git.rev(f"{parent}^{{tree}}"):
-            return parent
+            return parent, tree
         new = self.git.run(
             "commit-tree", tree, "-p", parent, "-F", "-", input=message.encode(), env=env
         )
@@ -270,7 +272,77 @@ class LocalBackend:
             raise ConflictError(
                 f"branch {short!r} moved while committing; read it again and retry"
             ) from None
-        return new_sha
+        return new_sha, tree
+
+    # -- patches ----------------------------------------------------------------------------
+    def commit_node(self, commit: str) -> CommitNode:
+        security.check_ref_safe(commit)
+        out = self.git.text("log", "-1", "--format=%T %P", self.git.commit_of(commit), "--")
+        tree, *parents = out.split()
+        return CommitNode(tree=tree, parents=tuple(parents))
+
+    def preview_patch(self, base: str, patch: str) -> PatchPreview:
+        with tempfile.TemporaryDirectory(prefix="nightfix-patch-") as tmp:
+            return self._apply_patch(base, patch, Path(tmp) / "index")
+
+    def _apply_patch(self, base: str, patch: str, index: Path) -> PatchPreview:
+        """`patch` on `base` in a temporary index: no ref moves, no work tree is touched."""
+        security.check_patch_files(patches.patch_paths(patch), self.boundary)
+        base = self.git.commit_of(base)
+        env = {"GIT_INDEX_FILE": str(index)}
+        self.git.run("read-tree", base, env=env)
+        patches.apply_cached(self.path, index, patch, base)
+        tree = self.git.run("write-tree", env=env).decode().strip()
+        raw = self.git.run("diff-tree", "-r", "--no-renames", "-z", base, tree, "--")
+        fields = raw.decode(errors="surrogateescape").split("\0")
+        files = []
+        for meta, path in zip(fields[0:-1:2], fields[1::2], strict=True):
+            _old_mode, _mode, _old, new, status = meta.lstrip(":").split()
+            files.append(PatchedFile(path=path, blob=None if status == "D" else new))
+        files = self._with_sizes(files)
+        security.check_patch_files([f.path for f in files], self.boundary)
+        security.check_commit_caps([f.size for f in files], self.boundary)
+        return PatchPreview(base_commit=base, tree=tree, files=files)
+
+    def _with_sizes(self, files: list[PatchedFile]) -> list[PatchedFile]:
+        blobs = [f.blob for f in files if f.blob]
+        out = self.git.run(
+            "cat-file", "--batch-check", input="".join(f"{b}\n" for b in blobs).encode()
+        )
+        sizes = dict(line.split()[::2] for line in out.decode().splitlines())
+        return [
+            f.model_copy(update={"size": int(sizes[f.blob]) if f.blob else None}) for f in files
+        ]
+
+    def commit_patch(
+        self, branch: str, base: str, patch: str, message: str, expected_tree: str
+    ) -> str:
+        short = self._writable(branch)
+        with tempfile.TemporaryDirectory(prefix="nightfix-patch-") as tmp:
+            preview = self._apply_patch(base, patch, Path(tmp) / "index")
+        security.check_tree_approved(preview.tree, expected_tree, base)
+        new = (
+            self.git.run(
+                "commit-tree",
+                preview.tree,
+                "-p",
+                base,
+                "-F",
+                "-",
+                input=message.encode(),
+                env=AUTHOR,
+            )
+            .decode()
+            .strip()
+        )
+        self._writable(short)
+        try:
+            self.git.run("update-ref", "--no-deref", f"refs/heads/{short}", new, base)
+        except BackendError:
+            raise ConflictError(
+                f"branch {short!r} moved while committing; read it again and retry"
+            ) from None
+        return new
 
     @staticmethod
     def _z(lines: list[str]) -> bytes:
