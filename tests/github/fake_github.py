@@ -115,18 +115,44 @@ class FakeGitHub:
     def api(self) -> str:
         return f"{self.base_url}/repos/{self.full_name}"
 
-    def repo_json(self) -> Any:
-        owner, name = self.full_name.split("/")
+    def repo_json(self, full_name: str | None = None) -> Any:
+        """This repository, or (given `full_name`) a fork of it, as GitHub shows `head.repo`."""
+        full_name = full_name or self.full_name
+        owner, name = full_name.split("/")
         data = self.shape(
             "repo",
             name=name,
-            full_name=self.full_name,
+            full_name=full_name,
             default_branch="main",
-            url=self.api,
-            html_url=f"{self.base_url}/{self.full_name}",
+            url=f"{self.base_url}/repos/{full_name}",
+            html_url=f"{self.base_url}/{full_name}",
+            fork=full_name != self.full_name,
         )
         data["owner"]["login"] = owner
         return data
+
+    def head_ref(self, pr: dict[str, Any]) -> str:
+        """Where a pull request's head commit is: its branch, or for a fork `refs/pull/N/head`
+        (GitHub keeps a fork's head there in the base repository)."""
+        if pr.get("head_repo", self.full_name) == self.full_name:
+            return f"refs/heads/{pr['head']}"
+        return f"refs/pull/{pr['number']}/head"
+
+    def add_fork_pull(self, number: int, head: str, head_repo: str, commit: str) -> None:
+        """A pull request opened from branch `head` of the fork `head_repo` at `commit`."""
+        self.git("update-ref", f"refs/pull/{number}/head", commit)
+        self.pulls[number] = {
+            "number": number,
+            "title": "from a fork",
+            "body": "",
+            "head": head,
+            "head_repo": head_repo,
+            "base": "main",
+            "state": "open",
+            "merged": False,
+            "draft": False,
+            "created_at": "2026-01-01T00:00:00Z",
+        }
 
     def commit_fields(self, sha: str) -> dict[str, Any]:
         fmt = "%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B"
@@ -219,10 +245,10 @@ class FakeGitHub:
         )
         for side in ("head", "base"):
             ref = pr[side]
+            full_name = pr.get("head_repo", self.full_name) if side == "head" else self.full_name
+            where = self.head_ref(pr) if side == "head" else f"refs/heads/{ref}"
             data[side].update(
-                ref=ref,
-                sha=self.rev(f"refs/heads/{ref}") or "",
-                label=f"{self.full_name.split('/')[0]}:{ref}",
+                ref=ref, sha=self.rev(where) or "", label=f"{full_name.split('/')[0]}:{ref}"
             )
-            data[side]["repo"] = self.repo_json()
+            data[side]["repo"] = self.repo_json(full_name)
         return data

@@ -182,7 +182,8 @@ def list_pulls(gh: Any, m: re.Match[str], q: dict[str, str], body: Any) -> tuple
     for pr in gh.pulls.values():
         if state != "all" and pr["state"] != state:
             continue
-        if head and f"{gh.full_name.split('/')[0]}:{pr['head']}" != head:
+        owner = pr.get("head_repo", gh.full_name).split("/")[0]
+        if head and f"{owner}:{pr['head']}" != head:
             continue
         out.append(gh.pull_json(pr))
     return 200, out
@@ -218,7 +219,7 @@ def get_pull(gh: Any, m: re.Match[str], q: dict[str, str], body: Any) -> tuple[i
 
 def merge_pull(gh: Any, m: re.Match[str], q: dict[str, str], body: Any) -> tuple[int, Any]:
     pr = gh.pulls[int(m["n"])]
-    head, base = gh.rev(f"refs/heads/{pr['head']}"), gh.rev(f"refs/heads/{pr['base']}")
+    head, base = gh.rev(gh.head_ref(pr)), gh.rev(f"refs/heads/{pr['base']}")
     tree = gh.git("merge-tree", "--write-tree", base, head).split()[0]
     msg = f"Merge pull request #{pr['number']}".encode()
     sha = gh.git("commit-tree", tree, "-p", base, "-p", head, input=msg).strip()

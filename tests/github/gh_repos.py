@@ -14,9 +14,14 @@ ENV = {
 }
 
 
-def git(repo: Path, *args: str) -> str:
+def git(repo: Path, *args: str, input_text: str | None = None) -> str:
     out = subprocess.run(
-        ["git", "-C", str(repo), *args], capture_output=True, text=True, env=ENV, check=True
+        ["git", "-C", str(repo), *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        check=True,
+        input=input_text,
     )
     return out.stdout.strip()
 

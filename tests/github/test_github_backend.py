@@ -114,6 +114,7 @@ async def test_two_file_commit_and_pull_request_exact_requests(
         "branch": "nightfix/fix-1",
         "commit": head,
         "parent": main,
+        "tree": fake_github.rev(f"{head}^{{tree}}"),
         "files": ["app/cart.py", "README.md"],
         "created": True,
     }

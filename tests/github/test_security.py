@@ -7,13 +7,60 @@ from nightfix_github.config import Boundary
 from nightfix_github.errors import RefusedError
 
 
-def test_glob_double_star_crosses_directories_single_star_does_not() -> None:
-    assert security.glob_match(".github/workflows/**", ".github/workflows/a/b.yml")
-    assert security.glob_match(".github/workflows/**", ".github/workflows")
+def test_globs_are_gitignore_style() -> None:
+    """One glob semantics (pathspec): `**/` is zero or more directories, a bare name any depth."""
+    assert security.glob_match("**/*.pem", "deploy.pem")  # root level: zero directories
+    assert security.glob_match("**/*.pem", "keys/prod/deploy.pem")
+    assert security.glob_match("*.pem", "deploy.pem") and security.glob_match("*.pem", "a/b.pem")
+    assert security.glob_match(".github/workflows", ".github/workflows/a/b.yml")
+    assert security.glob_match(".github/workflows", ".github/workflows")
     assert security.glob_match("release/*", "release/1.0")
-    assert not security.glob_match("release/*", "release/1.0/hotfix")
-    assert not security.glob_match("*.md", "docs/a.md")
-    assert security.glob_match("**/*.md", "docs/a.md")
+    assert security.glob_match("release/*", "release/1.0/hotfix")  # a directory covers its tree
+    assert not security.glob_match("release/*", "release")
+    assert not security.glob_match("/CODEOWNERS", "docs/CODEOWNERS")
+    assert security.glob_match("src/**/*.py", "src/a.py")
+    assert security.glob_match("RELEASE/*", "release/2", fold=True)
+    assert not security.glob_match("RELEASE/*", "release/2")
+
+
+def test_negated_glob_in_boundary_is_refused() -> None:
+    """`--forbid '!.github/workflows/ci.yml'` must not re-open what the defaults forbid."""
+    from pydantic import ValidationError
+
+    for bad in ("!.github/workflows/ci.yml", "#x", " "):
+        with pytest.raises(ValidationError, match="glob"):
+            Boundary(forbid=(*Boundary().forbid, bad))
+        with pytest.raises(ValidationError, match="glob"):
+            Boundary(protected=(bad,))
+    assert not security.glob_match("!x", "x")
+
+
+def test_root_level_secret_file_is_refused() -> None:
+    """A hand-written matcher read `**/*.pem` as needing a directory; `deploy.pem` slipped by."""
+    b = Boundary(forbid=(*Boundary().forbid, "**/*.pem"))
+    for path in ("deploy.pem", "keys/deploy.pem", "a/b/c.PEM"):
+        with pytest.raises(RefusedError, match="forbidden_path"):
+            security.check_path_writable(path, b)
+    assert security.check_path_writable("deploy.pem.txt", b) == "deploy.pem.txt"
+
+
+def test_composite_action_and_codeowners_writes_are_refused() -> None:
+    """Workflows run `.github/actions/*`; CODEOWNERS decides review: both forbidden by default."""
+    b = Boundary()
+    for path in (
+        ".github/actions/setup/action.yml",
+        ".github/actions/x/run.sh",
+        ".github/CODEOWNERS",
+        ".GitHub/codeowners",
+        "CODEOWNERS",
+        "docs/CODEOWNERS",
+        ".github/workflows/ci.yml",
+        ".github/workflows",
+    ):
+        with pytest.raises(RefusedError, match="forbidden_path"):
+            security.check_path_writable(path, b)
+    assert security.check_path_writable("src/CODEOWNERS.md", b) == "src/CODEOWNERS.md"
+    assert security.check_path_writable(".github/dependabot.yml", b) == ".github/dependabot.yml"
 
 
 def test_sanitize_strips_trojan_source_characters_keeps_text() -> None:

@@ -11,6 +11,7 @@ SCRIPT = str(Path(sys.executable).parent / "nightfix-github")
 WRITE_TOOLS = {
     "create_branch",
     "commit_files",
+    "commit_patch",
     "open_pull_request",
     "comment_on_pull_request",
     "merge_pull_request",
@@ -42,6 +43,7 @@ async def test_read_only_over_stdio_sees_no_write_tool(repo: Path) -> None:
         "blame",
         "get_pull_request",
         "list_pull_requests",
+        "preview_patch",
     }
     assert not names & WRITE_TOOLS
     assert all(t.annotations and t.annotations.read_only_hint for t in tools)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from .config import DEFAULT_FORBID, Boundary
 from .errors import RepoError
@@ -80,6 +81,13 @@ def main(log_level: str) -> None:
     help="Extra branch patterns never written (the default branch always is).",
 )
 @click.option(
+    "--allow-base",
+    multiple=True,
+    metavar="GLOB",
+    help="Extra branches a pull request may target (repeatable; never a protected one). "
+    "Default: only the default branch.",
+)
+@click.option(
     "--forbid",
     multiple=True,
     metavar="GLOB",
@@ -114,6 +122,7 @@ def serve(
     repos: tuple[str, ...],
     branch_prefix: str,
     protected: tuple[str, ...],
+    allow_base: tuple[str, ...],
     forbid: tuple[str, ...],
     max_file_bytes: int,
     max_files: int,
@@ -128,7 +137,9 @@ def serve(
 
     Reads are open; writes go only to branches under --branch-prefix, never to the default
     branch or a --protected pattern, fast-forward only, and never to paths under a --forbid
-    glob (.github/workflows/** always). A refused call is a tool error naming its rule.
+    glob (CI workflows, composite actions and CODEOWNERS always). Pull requests target the
+    default branch or an --allow-base glob, never a protected branch. Globs are gitignore-style.
+    A refused call is a tool error naming its rule.
 
     \b
     Examples:
@@ -144,15 +155,19 @@ def serve(
 
     if not branch_prefix.strip("/") or branch_prefix.startswith(("-", "refs/")):
         raise click.BadParameter("give a prefix such as 'nightfix/'", param_hint="--branch-prefix")
-    boundary = Boundary(
-        branch_prefix=branch_prefix,
-        protected=protected,
-        forbid=(*DEFAULT_FORBID, *forbid),
-        max_file_bytes=max_file_bytes,
-        max_files_per_commit=max_files,
-        read_only=read_only,
-        allow_merge=allow_merge,
-    )
+    try:
+        boundary = Boundary(
+            branch_prefix=branch_prefix,
+            protected=protected,
+            allow_base=allow_base,
+            forbid=(*DEFAULT_FORBID, *forbid),
+            max_file_bytes=max_file_bytes,
+            max_files_per_commit=max_files,
+            read_only=read_only,
+            allow_merge=allow_merge,
+        )
+    except ValidationError as exc:
+        raise click.UsageError("; ".join(e["msg"] for e in exc.errors())) from None
     backends = _backends(local, repos, boundary, default_branch)
     mcp = build_server(RepoService(backends, boundary))
     log.info("serving repos=%s transport=%s read_only=%s", list(backends), transport, read_only)

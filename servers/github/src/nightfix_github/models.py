@@ -96,8 +96,27 @@ class CommitResult(_Model):
     branch: str
     commit: str
     parent: str
+    tree: str = Field(description="Git id of the commit's root tree (what an approval binds).")
     files: list[str]
     created: bool = True
+
+
+class PatchedFile(_Model):
+    """One file a patch changes: its new blob, or null when the patch deletes it."""
+
+    path: str
+    blob: str | None = Field(description="Git blob id of the new content; null when deleted.")
+    size: int | None = Field(default=None, description="Bytes of the new content.")
+
+
+class PatchPreview(_Model):
+    """What a patch yields on a base commit, as git ids. Approve `tree`; commit_patch checks it."""
+
+    base_commit: str = Field(description="Full sha of the commit the patch was applied to.")
+    tree: str = Field(description="Git id of the resulting root tree.")
+    files: list[PatchedFile] = Field(
+        description="Every path that changes (a rename is its old path deleted, its new added)."
+    )
 
 
 class Comment(_Model):
@@ -111,6 +130,9 @@ class PullRequest(_Model):
     title: str
     body: str
     head: str
+    head_repo: str = Field(
+        description="OWNER/NAME of the repository the head branch lives in (a fork's differs)."
+    )
     base: str
     state: Literal["open", "closed", "merged"]
     draft: bool

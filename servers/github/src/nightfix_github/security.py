@@ -8,8 +8,11 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from .config import Boundary
-from .errors import RefusedError
+import pathspec
+
+from .config import Boundary, glob_problem
+from .errors import InvalidInputError, RefusedError
+from .models import PullRequest
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Invisible and bidirectional formatting characters (Trojan Source, hidden prompt text).
@@ -20,6 +23,7 @@ _INVISIBLE = re.compile(
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BAD_REF_CHARS = re.compile(r"[\s~^:?*\[\\]")
 MAX_REF_LENGTH = 255
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}")
 
 
 def sanitize_text(text: str) -> str:
@@ -102,6 +106,53 @@ def check_branch_writable(name: str, boundary: Boundary, default_branch: str) ->
     return short
 
 
+def check_pull_base(base: str, boundary: Boundary, default_branch: str) -> str:
+    """A pull request may target the default branch, or a branch an `--allow-base` glob names
+    that no protected pattern names. Checked when it is opened and again before a merge, since
+    a merge moves the base. Returns the short base name.
+    """
+    check_ref_safe(base)
+    short = short_branch(base)
+    if short == default_branch:
+        return short
+    if short.startswith("refs/") or (base.startswith("refs/") and short == base):
+        raise RefusedError("pull_request_base", f"base {base!r} is not a branch under refs/heads/")
+    if short.casefold() in {default_branch.casefold(), "head"}:
+        raise RefusedError(
+            "pull_request_base", f"base {base!r} is an alias; name the default branch exactly"
+        )
+    for pattern in boundary.protected:
+        if glob_match(pattern, short, fold=True):
+            raise RefusedError(
+                "pull_request_base", f"base {base!r} matches protected {pattern!r}; never a base"
+            )
+    if not any(glob_match(pattern, short) for pattern in boundary.allow_base):
+        raise RefusedError(
+            "pull_request_base",
+            f"base {base!r} is not the default branch {default_branch!r} and no --allow-base "
+            "glob names it; target the default branch",
+        )
+    return short
+
+
+def check_pull_head_repo(head_repo: str | None, repo: str) -> None:
+    """The head branch must live in this repository: a fork's `nightfix/x` is not the agent's."""
+    if not head_repo or head_repo.casefold() != repo.casefold():
+        raise RefusedError(
+            "fork_pull_request",
+            f"the head branch lives in {head_repo or 'a deleted repository'!r}, not {repo!r}; "
+            "only the agent's own pull requests from this repository",
+        )
+
+
+def check_pull_ours(pull: PullRequest, repo: str, boundary: Boundary, default_branch: str) -> None:
+    """A pull request the agent may comment on or merge: its head is an agent branch of this
+    repository (not a fork's branch of the same name) and its base is an allowed base."""
+    check_pull_head_repo(pull.head_repo, repo)
+    check_branch_writable(pull.head, boundary, default_branch)
+    check_pull_base(pull.base, boundary, default_branch)
+
+
 def check_path_safe(path: str, *, allow_root: bool = False) -> str:
     """A repository-relative path: no absolute path, no `..`, no `.git/`, no option injection.
 
@@ -137,6 +188,34 @@ def check_path_writable(path: str, boundary: Boundary) -> str:
     return clean
 
 
+def check_patch_files(paths: Sequence[str], boundary: Boundary) -> list[str]:
+    """Every path a patch touches (old and new names) passes the checks of `commit_files`."""
+    check_commit_caps([None] * len(paths), boundary)
+    return [check_path_writable(p, boundary) for p in paths]
+
+
+def check_object_id(value: str, what: str) -> str:
+    """A full git object id (40 hex digits): approvals bind exact ids, never a ref or prefix."""
+    if not _OBJECT_ID.fullmatch(value):
+        raise InvalidInputError(f"{what} {value!r} is not a full 40-character git object id")
+    return value
+
+
+def check_tree_approved(tree: str, expected_tree: str, base: str) -> None:
+    """The tree about to be committed is the tree that was approved, id for id.
+
+    Anything else means the content changed after approval (or the patch, base or server
+    state differs): nothing may be written and the change must be approved again.
+    """
+    if tree != expected_tree:
+        raise RefusedError(
+            "tree_mismatch",
+            f"the patch on {base[:12]} yields tree {tree}, but the approved tree is "
+            f"{expected_tree}; nothing was written: preview the patch again and have the "
+            "change approved again",
+        )
+
+
 def check_commit_caps(sizes: Sequence[int | None], boundary: Boundary) -> None:
     """At most `max_files_per_commit` files, each at most `max_file_bytes` (None = deletion)."""
     if not sizes:
@@ -168,31 +247,29 @@ def check_repo_allowed(repo: str | None, served: Iterable[str]) -> str:
 
 
 @lru_cache(maxsize=256)
-def _glob_regex(pattern: str, fold: bool) -> re.Pattern[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("/**", i) and i + 3 == len(pattern):
-            out.append("(/.*)?")
-            i += 3
-        elif pattern.startswith("**/", i):
-            out.append("(.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z", re.IGNORECASE if fold else 0)
+def _glob_spec(pattern: str, fold: bool) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines([pattern.casefold() if fold else pattern])
+
+
+def check_glob(pattern: str, what: str) -> str:
+    """A glob from a caller: one gitignore-style pattern, never empty, a comment or a negation."""
+    check_no_control(pattern, what)
+    problem = glob_problem(pattern)
+    if problem:
+        raise InvalidInputError(
+            f"{what} {pattern!r} {problem}; give a pattern such as 'src/**/*.py' or '*.pem'"
+        )
+    return pattern
 
 
 def glob_match(pattern: str, value: str, *, fold: bool = False) -> bool:
-    """Match a path or branch glob: `*` stays within one component, `**` crosses them."""
-    return _glob_regex(pattern, fold).match(value) is not None
+    """Match a path or branch name against one gitignore-style glob (the `pathspec` library).
+
+    The one glob semantics of this server: a pattern without a slash matches at any depth
+    (`*.pem` matches `deploy.pem` and `keys/a.pem`), `**/` matches zero or more directories,
+    `*` stays within one component, and a pattern matching a directory matches everything
+    under it (`release/*` also protects `release/1.0/hotfix`). Negations never match.
+    """
+    if glob_problem(pattern):
+        return False
+    return _glob_spec(pattern, fold).match_file(value.casefold() if fold else value)

@@ -21,6 +21,7 @@ from .models import (
     FileChange,
     FileContent,
     MergeResult,
+    PatchPreview,
     PullRequest,
     PullRequestList,
     RepoInfo,
@@ -46,6 +47,7 @@ MERGE = ToolAnnotations(
 Repo = Annotated[str | None, Field(description="Repository; required if several are served.")]
 Ref = Annotated[str | None, Field(description="Branch, tag or commit; default branch if omitted.")]
 Line = Annotated[int, Field(ge=1)]
+ObjectId = Annotated[str, Field(pattern=r"^[0-9a-f]{40}$")]
 PRNumber = Annotated[int, Field(ge=1)]
 INSTRUCTIONS = (
     "Read a repository and deliver a fix as a branch plus a pull request. Writes are limited "
@@ -168,6 +170,21 @@ def _register_reads(mcp: FastMCP, svc: RepoService) -> None:
             return svc.blame(repo, path, start_line, end_line, ref)
 
     @mcp.tool(annotations=READ)
+    def preview_patch(patch: str, base_commit: str, repo: Repo = None) -> PatchPreview:
+        """Apply a unified git diff to `base_commit` on the server and return the git ids of the
+        result (root `tree`, one blob per changed file). Nothing is written: approve `tree`,
+        then `commit_patch` commits exactly that tree.
+
+        Args:
+            patch: A unified git diff (`git diff BASE`), renames and deletions included.
+            base_commit: The commit the diff was made against (a sha or ref; the result
+                names the full sha).
+            repo: Repository, when the server serves several.
+        """
+        with domain_errors():
+            return svc.preview_patch(repo, patch, base_commit)
+
+    @mcp.tool(annotations=READ)
     def get_pull_request(number: PRNumber, repo: Repo = None) -> PullRequest:
         """One pull request by number."""
         with domain_errors():
@@ -205,6 +222,32 @@ def _register_writes(mcp: FastMCP, svc: RepoService) -> None:
         """
         with domain_errors():
             return svc.commit_files(repo, branch, changes, message)
+
+    @mcp.tool(annotations=WRITE)
+    def commit_patch(
+        branch: str,
+        patch: str,
+        base_commit: ObjectId,
+        message: str,
+        expected_tree: ObjectId,
+        repo: Repo = None,
+    ) -> CommitResult:
+        """Commit a unified git diff on the agent's `branch`, only if it yields the approved tree.
+
+        The branch's head must be `base_commit`; the server applies the patch to it and
+        refuses (rule tree_mismatch) unless the resulting root tree is `expected_tree`, from
+        `preview_patch`. A retry after success returns the same commit with `created: false`.
+
+        Args:
+            branch: An existing branch under the agent's prefix, at `base_commit`.
+            patch: The unified git diff that was previewed and approved.
+            base_commit: Full sha of the commit the patch applies to.
+            message: The commit message.
+            expected_tree: The `tree` of the approved `preview_patch` result.
+            repo: Repository, when the server serves several.
+        """
+        with domain_errors():
+            return svc.commit_patch(repo, branch, patch, base_commit, message, expected_tree)
 
     @mcp.tool(annotations=WRITE)
     def open_pull_request(

@@ -4,10 +4,10 @@ import logging
 from collections.abc import Mapping
 from typing import Literal
 
-from . import security
+from . import patches, security
 from .backends import RepoBackend
 from .config import Boundary
-from .errors import InvalidInputError, RefusedError
+from .errors import ConflictError, InvalidInputError, RefusedError
 from .models import (
     Blame,
     BranchResult,
@@ -18,6 +18,7 @@ from .models import (
     FileChange,
     FileContent,
     MergeResult,
+    PatchPreview,
     PullRequest,
     PullRequestList,
     RepoInfo,
@@ -30,7 +31,7 @@ log = logging.getLogger("nightfix_github")
 
 
 def _clean_pull(pull: PullRequest) -> PullRequest:
-    fields = {k: clean(getattr(pull, k)) for k in ("title", "body", "head", "base")}
+    fields = {k: clean(getattr(pull, k)) for k in ("title", "body", "head", "head_repo", "base")}
     return pull.model_copy(update=fields)
 
 
@@ -122,7 +123,7 @@ class RepoService:
             raise InvalidInputError("the query is empty")
         security.check_no_control(query, "query")
         if path_glob:
-            security.check_no_control(path_glob, "path_glob")
+            security.check_glob(path_glob, "path_glob")
             if path_glob.startswith("/") or ".." in path_glob.split("/"):
                 raise RefusedError("unsafe_path", f"path_glob {path_glob!r} leaves the repository")
         _, commit = self._commit(b, ref)
@@ -200,7 +201,7 @@ class RepoService:
         parent = b.branch_head(short)
         if parent is None:
             raise InvalidInputError(f"branch {short!r} does not exist; call create_branch first")
-        commit = b.commit_files(short, parent, changes, message)
+        commit, tree = b.commit_files(short, parent, changes, message)
         log.info(
             "commit_files repo=%s branch=%s commit=%s parent=%s files=%s",
             b.name,
@@ -210,7 +211,81 @@ class RepoService:
             paths,
         )
         return CommitResult(
-            branch=short, commit=commit, parent=parent, files=paths, created=commit != parent
+            branch=short,
+            commit=commit,
+            parent=parent,
+            tree=tree,
+            files=paths,
+            created=commit != parent,
+        )
+
+    def preview_patch(self, repo: str | None, patch: str, base_commit: str) -> PatchPreview:
+        """The tree `patch` yields on `base_commit`, computed on this host; nothing is written."""
+        b = self.backend(repo)
+        _, base = self._commit(b, base_commit)
+        security.check_patch_files(patches.patch_paths(patch), self.boundary)
+        preview = b.preview_patch(base, patch)
+        log.info("preview_patch repo=%s base=%s tree=%s", b.name, base, preview.tree)
+        return preview
+
+    def commit_patch(
+        self,
+        repo: str | None,
+        branch: str,
+        patch: str,
+        base_commit: str,
+        message: str,
+        expected_tree: str,
+    ) -> CommitResult:
+        """Commit exactly the approved tree: `patch` on `base_commit` must yield `expected_tree`.
+
+        The branch's head must be `base_commit` (one new commit, fast-forward), or already the
+        commit of an earlier identical call (parent `base_commit`, tree `expected_tree`: an
+        idempotent retry). Any other head means the branch moved and is refused.
+        """
+        b = self.backend(repo)
+        short = security.check_branch_writable(branch, self.boundary, b.default_branch())
+        security.check_object_id(base_commit, "base_commit")
+        security.check_object_id(expected_tree, "expected_tree")
+        if not message.strip():
+            raise InvalidInputError("the commit message is empty")
+        paths = security.check_patch_files(patches.patch_paths(patch), self.boundary)
+        head = b.branch_head(short)
+        if head is None:
+            raise InvalidInputError(f"branch {short!r} does not exist; call create_branch first")
+        if head != base_commit:
+            node = b.commit_node(head)
+            if node.parents == (base_commit,) and node.tree == expected_tree:
+                return CommitResult(
+                    branch=short,
+                    commit=head,
+                    parent=base_commit,
+                    tree=node.tree,
+                    files=paths,
+                    created=False,
+                )
+            raise ConflictError(
+                f"branch {short!r} moved: its head {head[:12]} is neither base_commit "
+                f"{base_commit[:12]} nor a commit of the approved tree on it; nothing was "
+                "written (preview the patch on the branch's head and have it approved again)"
+            )
+        commit = b.commit_patch(short, base_commit, patch, message, expected_tree)
+        log.info(
+            "commit_patch repo=%s branch=%s commit=%s parent=%s tree=%s files=%s",
+            b.name,
+            short,
+            commit,
+            base_commit,
+            expected_tree,
+            paths,
+        )
+        return CommitResult(
+            branch=short,
+            commit=commit,
+            parent=base_commit,
+            tree=expected_tree,
+            files=paths,
+            created=True,
         )
 
     def open_pull_request(
@@ -223,9 +298,9 @@ class RepoService:
         base: str | None = None,
     ) -> PullRequest:
         b = self.backend(repo)
-        short = security.check_branch_writable(branch, self.boundary, b.default_branch())
-        base = base or b.default_branch()
-        security.check_ref_safe(base)
+        default = b.default_branch()
+        short = security.check_branch_writable(branch, self.boundary, default)
+        base = security.check_pull_base(base or default, self.boundary, default)
         if not title.strip():
             raise InvalidInputError("the pull request title is empty")
         if b.branch_head(short) is None:
@@ -246,7 +321,7 @@ class RepoService:
         if not body.strip():
             raise InvalidInputError("the comment is empty")
         pull = b.get_pull(number)
-        security.check_branch_writable(pull.head, self.boundary, b.default_branch())
+        security.check_pull_ours(pull, b.name, self.boundary, b.default_branch())
         comment = b.comment(number, body)
         log.info("comment_on_pull_request repo=%s number=%s", b.name, number)
         return comment
@@ -256,7 +331,7 @@ class RepoService:
             raise RefusedError("merge_disabled", "the server was not started with --allow-merge")
         b = self.backend(repo)
         pull = b.get_pull(number)
-        security.check_branch_writable(pull.head, self.boundary, b.default_branch())
-        result = b.merge_pull(number)
+        security.check_pull_ours(pull, b.name, self.boundary, b.default_branch())
+        result = b.merge_pull(number)  # the backend reads the pull request again and re-checks
         log.warning("merge_pull_request repo=%s number=%s commit=%s", b.name, number, result.commit)
         return result

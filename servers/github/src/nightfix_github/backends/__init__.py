@@ -1,6 +1,6 @@
 """Repository backends: one Protocol, two implementations chosen by a short name."""
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..errors import ConflictError
 from ..models import (
@@ -10,9 +10,17 @@ from ..models import (
     DirEntry,
     FileChange,
     MergeResult,
+    PatchPreview,
     PullRequest,
     SearchResult,
 )
+
+
+class CommitNode(NamedTuple):
+    """What an approval check needs to know of a commit: its root tree and its parents."""
+
+    tree: str
+    parents: tuple[str, ...]
 
 
 class RepoBackend(Protocol):
@@ -34,7 +42,21 @@ class RepoBackend(Protocol):
     def create_branch(self, branch: str, commit: str) -> bool: ...
     def commit_files(
         self, branch: str, parent: str, changes: list[FileChange], message: str
-    ) -> str: ...
+    ) -> tuple[str, str]:
+        """One fast-forward commit; returns (commit, tree), the parent itself if nothing changed."""
+        ...
+
+    def commit_node(self, commit: str) -> CommitNode: ...
+    def preview_patch(self, base: str, patch: str) -> PatchPreview:
+        """The tree `patch` yields on commit `base`; moves no ref, touches no work tree."""
+        ...
+
+    def commit_patch(
+        self, branch: str, base: str, patch: str, message: str, expected_tree: str
+    ) -> str:
+        """Commit `patch` on `base` (the branch's head) if it yields `expected_tree`; the sha."""
+        ...
+
     def get_pull(self, number: int) -> PullRequest: ...
     def list_pulls(self, state: str, head: str | None) -> list[PullRequest]: ...
     def open_pull(

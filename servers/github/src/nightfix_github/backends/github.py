@@ -22,11 +22,13 @@ from ..models import (
     DirEntry,
     FileChange,
     MergeResult,
+    PatchPreview,
     PullRequest,
     SearchMatch,
     SearchResult,
 )
-from . import branch_already_there
+from . import CommitNode, branch_already_there
+from .github_patch import GitHubPatcher
 
 SEARCH_MAX_FILES = 200
 _SHA = re.compile(r"[0-9a-f]{40}\Z")
@@ -60,6 +62,7 @@ class GitHubBackend:
         except GithubException as exc:
             raise _fail(exc, f"repository {name}") from None
         self.owner = name.split("/", 1)[0]
+        self.patcher = GitHubPatcher(self.repo, boundary)
 
     @classmethod
     def connect(
@@ -203,7 +206,7 @@ class GitHubBackend:
 
     def commit_files(
         self, branch: str, parent: str, changes: list[FileChange], message: str
-    ) -> str:
+    ) -> tuple[str, str]:
         short = self._writable(branch)
         paths = [security.check_path_writable(c.path, self.boundary) for c in changes]
         try:
@@ -219,13 +222,46 @@ class GitHubBackend:
                     elements.append(InputGitTreeElement(path, mode, "blob", sha=blob.sha))
             tree = self.repo.create_git_tree(elements, parent_commit.tree)
             if tree.sha == parent_commit.tree.sha:
-                return parent
+                return parent, str(tree.sha)
             commit = self.repo.create_git_commit(message, tree, [parent_commit])
-            security.check_branch_writable(short, self.boundary, self._default)
-            ref = self.repo.get_git_ref(f"heads/{short}")
-            if ref.object.sha != parent:
-                raise ConflictError(f"branch {short!r} moved while committing; read it and retry")
-            ref.edit(commit.sha, force=False)
+            self._fast_forward(short, parent, str(commit.sha))
+        except GithubException as exc:
+            raise _fail(exc, f"commit to {short!r}") from None
+        return str(commit.sha), str(tree.sha)
+
+    def _fast_forward(self, short: str, parent: str, new: str) -> None:
+        """Move the branch from `parent` to `new`, re-checking it first; never forced."""
+        security.check_branch_writable(short, self.boundary, self._default)
+        ref = self.repo.get_git_ref(f"heads/{short}")
+        if ref.object.sha != parent:
+            raise ConflictError(f"branch {short!r} moved while committing; read it and retry")
+        ref.edit(new, force=False)
+
+    # -- patches ----------------------------------------------------------------------------
+    def commit_node(self, commit: str) -> CommitNode:
+        security.check_ref_safe(commit)
+        try:
+            c = self.repo.get_git_commit(commit)
+        except GithubException as exc:
+            raise _fail(exc, f"commit {commit[:12]}") from None
+        return CommitNode(tree=str(c.tree.sha), parents=tuple(str(p.sha) for p in c.parents))
+
+    def preview_patch(self, base: str, patch: str) -> PatchPreview:
+        try:
+            return self.patcher.apply(base, patch).preview
+        except GithubException as exc:
+            raise _fail(exc, f"the files of the patch at {base[:12]}") from None
+
+    def commit_patch(
+        self, branch: str, base: str, patch: str, message: str, expected_tree: str
+    ) -> str:
+        short = self._writable(branch)
+        try:
+            applied = self.patcher.apply(base, patch)
+            # refused here, before the first write, if the content is not the approved one
+            security.check_tree_approved(applied.preview.tree, expected_tree, base)
+            commit, _tree = self.patcher.commit(applied, expected_tree, message)
+            self._fast_forward(short, base, str(commit.sha))
         except GithubException as exc:
             raise _fail(exc, f"commit to {short!r}") from None
         return str(commit.sha)
@@ -261,6 +297,7 @@ class GitHubBackend:
             title=pr.title or "",
             body=pr.body or "",
             head=pr.head.ref,
+            head_repo=pr.head.repo.full_name if pr.head.repo is not None else "",
             base=pr.base.ref,
             state=state,
             draft=bool(pr.draft),
@@ -286,6 +323,7 @@ class GitHubBackend:
 
     def open_pull(self, branch: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
         short = self._writable(branch)
+        base = security.check_pull_base(base, self.boundary, self._default)
         try:
             existing = list(
                 islice(self.repo.get_pulls(state="open", head=f"{self.owner}:{short}"), 1)
@@ -300,15 +338,17 @@ class GitHubBackend:
 
     def comment(self, number: int, body: str) -> Comment:
         try:
-            c = self.repo.get_pull(number).create_issue_comment(body)
+            pr = self.repo.get_pull(number)
+            security.check_pull_ours(self._pull(pr), self.name, self.boundary, self._default)
+            c = pr.create_issue_comment(body)
         except GithubException as exc:
             raise _fail(exc, f"comment on #{number}") from None
         return Comment(id=c.id, body=c.body, created_at=c.created_at.isoformat())
 
     def merge_pull(self, number: int) -> MergeResult:
         try:
-            pr = self.repo.get_pull(number)
-            security.check_branch_writable(pr.head.ref, self.boundary, self._default)
+            pr = self.repo.get_pull(number)  # read again here: base and head repo as they are now
+            security.check_pull_ours(self._pull(pr), self.name, self.boundary, self._default)
             status = pr.merge(merge_method="merge", sha=pr.head.sha)
         except GithubException as exc:
             raise _fail(exc, f"merge #{number}") from None

@@ -8,7 +8,7 @@ never touched. Pull requests are JSON records under the git directory (`local_pu
 import tempfile
 from pathlib import Path
 
-from .. import security
+from .. import patches, security
 from ..config import Boundary
 from ..errors import BackendError, ConflictError, InvalidInputError, NotFoundError
 from ..models import (
@@ -18,11 +18,13 @@ from ..models import (
     DirEntry,
     FileChange,
     MergeResult,
+    PatchedFile,
+    PatchPreview,
     PullRequest,
     SearchMatch,
     SearchResult,
 )
-from . import branch_already_there
+from . import CommitNode, branch_already_there
 from .gitcli import CatFile, Git
 from .local_pulls import PullStore
 
@@ -54,7 +56,7 @@ class LocalBackend:
         self.name = self.path.name[:-4] if self.path.name.endswith(".git") else self.path.name
         self.boundary = boundary
         self._default = default_branch
-        self.pulls = PullStore(self.git_dir / "nightfix", self.path)
+        self.pulls = PullStore(self.git_dir / "nightfix", self.path, self.name)
         self.cat = CatFile(self.git)
 
     def close(self) -> None:
@@ -127,8 +129,6 @@ class LocalBackend:
     ) -> SearchResult:
         args = ["grep", "-n", "-I", "--null", "--no-color", "-E" if regex else "-F", "-e", query]
         args += [commit, "--"]
-        if path_glob:
-            args.append(f":(glob){path_glob}")
         try:
             out = self.git.run(*args, ok_codes=(0, 1))
         except BackendError as exc:
@@ -139,11 +139,13 @@ class LocalBackend:
         for raw in out.decode(errors="replace").split("\n"):
             if not raw:
                 continue
+            name, line_no, text = raw.split("\0", 2)
+            path = name.split(":", 1)[1]
+            if path_glob and not security.glob_match(path_glob, path):
+                continue
             if len(matches) >= limit:
                 truncated = True
                 break
-            name, line_no, text = raw.split("\0", 2)
-            path = name.split(":", 1)[1]
             lines = cache.get(path)
             if lines is None:
                 lines = self.read_blob(commit, path).decode(errors="replace").splitlines()
@@ -225,7 +227,7 @@ class LocalBackend:
 
     def commit_files(
         self, branch: str, parent: str, changes: list[FileChange], message: str
-    ) -> str:
+    ) -> tuple[str, str]:
         short = self._writable(branch)
         paths = [security.check_path_writable(c.path, self.boundary) for c in changes]
         modes = self._check_shapes(parent, paths, changes)
@@ -258,7 +260,7 @@ class LocalBackend:
             self.git.run("update-index", "-z", "--index-info", input=self._z(info), env=env)
             tree = self.git.run("write-tree", env=env).decode().strip()
         if tree == self.git.rev(f"{parent}^{{tree}}"):
-            return parent
+            return parent, tree
         new = self.git.run(
             "commit-tree", tree, "-p", parent, "-F", "-", input=message.encode(), env=env
         )
@@ -270,7 +272,77 @@ class LocalBackend:
             raise ConflictError(
                 f"branch {short!r} moved while committing; read it again and retry"
             ) from None
-        return new_sha
+        return new_sha, tree
+
+    # -- patches ----------------------------------------------------------------------------
+    def commit_node(self, commit: str) -> CommitNode:
+        security.check_ref_safe(commit)
+        out = self.git.text("log", "-1", "--format=%T %P", self.git.commit_of(commit), "--")
+        tree, *parents = out.split()
+        return CommitNode(tree=tree, parents=tuple(parents))
+
+    def preview_patch(self, base: str, patch: str) -> PatchPreview:
+        with tempfile.TemporaryDirectory(prefix="nightfix-patch-") as tmp:
+            return self._apply_patch(base, patch, Path(tmp) / "index")
+
+    def _apply_patch(self, base: str, patch: str, index: Path) -> PatchPreview:
+        """`patch` on `base` in a temporary index: no ref moves, no work tree is touched."""
+        security.check_patch_files(patches.patch_paths(patch), self.boundary)
+        base = self.git.commit_of(base)
+        env = {"GIT_INDEX_FILE": str(index)}
+        self.git.run("read-tree", base, env=env)
+        patches.apply_cached(self.path, index, patch, base)
+        tree = self.git.run("write-tree", env=env).decode().strip()
+        raw = self.git.run("diff-tree", "-r", "--no-renames", "-z", base, tree, "--")
+        fields = raw.decode(errors="surrogateescape").split("\0")
+        files = []
+        for meta, path in zip(fields[0:-1:2], fields[1::2], strict=True):
+            _old_mode, _mode, _old, new, status = meta.lstrip(":").split()
+            files.append(PatchedFile(path=path, blob=None if status == "D" else new))
+        files = self._with_sizes(files)
+        security.check_patch_files([f.path for f in files], self.boundary)
+        security.check_commit_caps([f.size for f in files], self.boundary)
+        return PatchPreview(base_commit=base, tree=tree, files=files)
+
+    def _with_sizes(self, files: list[PatchedFile]) -> list[PatchedFile]:
+        blobs = [f.blob for f in files if f.blob]
+        out = self.git.run(
+            "cat-file", "--batch-check", input="".join(f"{b}\n" for b in blobs).encode()
+        )
+        sizes = dict(line.split()[::2] for line in out.decode().splitlines())
+        return [
+            f.model_copy(update={"size": int(sizes[f.blob]) if f.blob else None}) for f in files
+        ]
+
+    def commit_patch(
+        self, branch: str, base: str, patch: str, message: str, expected_tree: str
+    ) -> str:
+        short = self._writable(branch)
+        with tempfile.TemporaryDirectory(prefix="nightfix-patch-") as tmp:
+            preview = self._apply_patch(base, patch, Path(tmp) / "index")
+        security.check_tree_approved(preview.tree, expected_tree, base)
+        new = (
+            self.git.run(
+                "commit-tree",
+                preview.tree,
+                "-p",
+                base,
+                "-F",
+                "-",
+                input=message.encode(),
+                env=AUTHOR,
+            )
+            .decode()
+            .strip()
+        )
+        self._writable(short)
+        try:
+            self.git.run("update-ref", "--no-deref", f"refs/heads/{short}", new, base)
+        except BackendError:
+            raise ConflictError(
+                f"branch {short!r} moved while committing; read it again and retry"
+            ) from None
+        return new
 
     @staticmethod
     def _z(lines: list[str]) -> bytes:
@@ -315,6 +387,7 @@ class LocalBackend:
 
     def open_pull(self, branch: str, base: str, title: str, body: str, draft: bool) -> PullRequest:
         short = self._writable(branch)
+        base = security.check_pull_base(base, self.boundary, self.default_branch())
         if self.branch_head(base) is None:
             raise NotFoundError(f"base branch {base!r} does not exist")
         return self.pulls.open(short, base, title, body, draft)
@@ -323,8 +396,8 @@ class LocalBackend:
         return self.pulls.comment(number, body)
 
     def merge_pull(self, number: int) -> MergeResult:
-        pull = self.pulls.get(number)
-        security.check_branch_writable(pull.head, self.boundary, self.default_branch())
+        pull = self.pulls.get(number)  # read again here: the base may have changed since
+        security.check_pull_ours(pull, self.name, self.boundary, self.default_branch())
         if pull.state != "open":
             raise ConflictError(f"pull request #{number} is {pull.state}")
         head = self.git.commit_of(f"refs/heads/{pull.head}")

@@ -24,10 +24,11 @@ def _now() -> str:
 class PullStore:
     """The pull-request records of one repository."""
 
-    def __init__(self, root: Path, repo_path: Path) -> None:
+    def __init__(self, root: Path, repo_path: Path, name: str) -> None:
         self.dir = root / "pulls"
         self.lock_path = root / "pulls.lock"
         self.repo_path = repo_path
+        self.name = name
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -64,7 +65,8 @@ class PullStore:
     def _model(self, record: dict[str, Any], created: bool = False) -> PullRequest:
         fields = {k: v for k, v in record.items() if k in PullRequest.model_fields}
         url = (self.dir / f"{record['number']}.json").as_uri()
-        return PullRequest(**{**fields, "url": url, "created": created})
+        extra = {"url": url, "created": created, "head_repo": self.name}  # no forks locally
+        return PullRequest(**{**fields, **extra})
 
     def get(self, number: int) -> PullRequest:
         return self._model(self._load(number))
