@@ -43,7 +43,6 @@ async def test_delivering_twice_leaves_one_branch_one_commit_one_pull_request(tm
         "r1",
         diff=FIX,
         base_commit=base,
-        files=fixed_files(repo, tmp_path),
         issue={"id": "7", "title": "ConnectionPoolExhausted"},
     )
     policy = parse_policy("trust_phase: 2\napprovals: {require: []}\n")
@@ -51,6 +50,8 @@ async def test_delivering_twice_leaves_one_branch_one_commit_one_pull_request(tm
         command=[GITHUB, "serve", "--local", str(repo), "--branch-prefix", "nightfix/"]
     )
     async with ServerPool({"github": spec}) as pool:
+        tree = await delivery.Delivery(pool, policy, state).preview(FIX, base)
+        state.update("r1", tree=tree)
         first = await delivery.Delivery(pool, policy, state).deliver("r1")
         state.update("r1", pr_number=None)  # as if the watcher died before recording the PR
         second = await delivery.Delivery(pool, policy, state).deliver("r1")
@@ -64,3 +65,7 @@ async def test_delivering_twice_leaves_one_branch_one_commit_one_pull_request(tm
         "tests/test_pool.py",
     ]
     assert git(repo, "status", "--porcelain") == ""  # the working tree was never touched
+    # what was committed is the verified diff applied to the base, byte for byte
+    assert git(repo, "rev-parse", "nightfix/issue-7^{tree}") == tree
+    for path, text in fixed_files(repo, tmp_path).items():
+        assert git(repo, "show", f"nightfix/issue-7:{path}") == (text or "").strip()
