@@ -325,3 +325,25 @@ async def test_github_tree_built_otherwise_than_approved_is_not_committed(
     assert ("POST", "trees") in sent
     assert ("POST", "commits") not in sent and not any(m == "PATCH" for m, _ in sent)
     assert fake_github.rev(f"refs/heads/{BRANCH}") == base
+
+
+async def test_patch_over_the_caps_is_refused(repo: Path, tmp_path: Path) -> None:
+    """A patch is held to the caps of commit_files: files counted by old and new names."""
+    boundary = Boundary(max_files_per_commit=2, max_file_bytes=40)
+    backend = LocalBackend(repo, boundary)
+    async with Client(build_server(RepoService({backend.name: backend}, boundary))) as c:
+        big = make_patch(repo, tmp_path, lambda w: (w / "big.txt").write_text("x" * 41))
+        with pytest.raises(ToolError, match="refused by rule max_file_bytes:"):
+            await c.call_tool("preview_patch", {"patch": big, "base_commit": "main"})
+        # a rename and an edit: three paths (old name, new name, edited file) over a cap of 2
+        many = make_patch(
+            repo,
+            tmp_path,
+            lambda w: [(w / "README.md").rename(w / "READ.md"), (w / "run.sh").write_text("x")],
+        )
+        with pytest.raises(ToolError, match="refused by rule max_files_per_commit:"):
+            await c.call_tool("preview_patch", {"patch": many, "base_commit": "main"})
+        small = make_patch(repo, tmp_path, lambda w: (w / "small.txt").write_text("ok\n"))
+        ok = await c.call_tool("preview_patch", {"patch": small, "base_commit": "main"})
+        assert [f["path"] for f in ok.structured_content["files"]] == ["small.txt"]
+    backend.close()
