@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from github import GithubException, InputGitTreeElement
+from github import InputGitTreeElement
 
 from .. import patches, security
 from ..config import Boundary
@@ -120,23 +120,19 @@ class GitHubPatcher:
                 contents[path] = patches.isolated_git(git_dir, "cat-file", "blob", sha)
         return after, contents
 
-    def commit(self, applied: Applied, expected_tree: str, message: str) -> tuple[Any, Any]:
+    def commit(self, applied: Applied, expected_tree: str, message: str) -> Any:
         """Blobs, a tree on the base tree, and only if GitHub's tree id is the approved one, a
-        commit. Returns (commit, tree); the caller moves the branch."""
+        commit (returned; the caller moves the branch). GithubException propagates."""
         preview = applied.preview
         elements = []
-        try:
-            for f in preview.files:
-                mode = applied.modes[f.path]
-                if f.blob is None:
-                    elements.append(InputGitTreeElement(f.path, mode, "blob", sha=None))
-                    continue
-                data = base64.b64encode(applied.contents[f.path]).decode()
-                blob = self.repo.create_git_blob(data, "base64")
-                elements.append(InputGitTreeElement(f.path, mode, "blob", sha=blob.sha))
-            tree = self.repo.create_git_tree(elements, applied.base.tree)
-            security.check_tree_approved(tree.sha, expected_tree, preview.base_commit)
-            commit = self.repo.create_git_commit(message, tree, [applied.base])
-        except GithubException as exc:
-            raise BackendError(f"committing the patch: GitHub answered {exc.status}") from None
-        return commit, tree
+        for f in preview.files:
+            mode = applied.modes[f.path]
+            if f.blob is None:
+                elements.append(InputGitTreeElement(f.path, mode, "blob", sha=None))
+                continue
+            data = base64.b64encode(applied.contents[f.path]).decode()
+            blob = self.repo.create_git_blob(data, "base64")
+            elements.append(InputGitTreeElement(f.path, mode, "blob", sha=blob.sha))
+        tree = self.repo.create_git_tree(elements, applied.base.tree)
+        security.check_tree_approved(tree.sha, expected_tree, preview.base_commit)
+        return self.repo.create_git_commit(message, tree, [applied.base])
