@@ -347,3 +347,15 @@ async def test_patch_over_the_caps_is_refused(repo: Path, tmp_path: Path) -> Non
         ok = await c.call_tool("preview_patch", {"patch": small, "base_commit": "main"})
         assert [f["path"] for f in ok.structured_content["files"]] == ["small.txt"]
     backend.close()
+
+
+async def test_symlink_in_patch_is_refused(world: World, repo: Path, tmp_path: Path) -> None:
+    """A fix that adds `config.py -> /proc/self/environ` would hand tests or CI host secrets."""
+    base = world.rev("main")
+    patch = make_patch(repo, tmp_path, lambda w: (w / "leak").symlink_to("/proc/self/environ"))
+    assert "new file mode 120000" in patch
+    writes = world.writes()
+    with pytest.raises(ToolError, match=r"refused by rule file_mode:.*symbolic link"):
+        await world.client.call_tool("preview_patch", {"patch": patch, "base_commit": base})
+    assert world.writes() == writes
+    assert (await world.call("repo_info"))["head_commit"] == base

@@ -60,6 +60,8 @@ class GitHubPatcher:
             old = before.get(path)
             new = after.get(path)
             if ((old.mode, old.sha) if old else None) != new:
+                if new is not None:
+                    security.check_file_mode(path, new[0])
                 changes[path] = new
         files = [
             PatchedFile(path=p, blob=c[1] if c else None, size=len(contents[p]) if c else None)
