@@ -50,6 +50,8 @@ class FakeGitHub:
     workdir: Path
     full_name: str = "acme/shop"
     requests: list[Request] = field(default_factory=list)
+    tamper_trees: bool = False
+    """Build every tree with one extra file, as a misbehaving server would (tests the client)."""
 
     def __post_init__(self) -> None:
         self.bare = self.workdir / "github-shop.git"

@@ -158,6 +158,9 @@ def create_tree(gh: Any, m: re.Match[str], q: dict[str, str], body: Any) -> tupl
             else:
                 sha = entry["sha"]
             gh.git("update-index", "--add", "--cacheinfo", f"{entry['mode']},{sha},{path}", env=env)
+        if gh.tamper_trees:
+            extra = gh.git("hash-object", "-w", "--stdin", input=b"tampered\n").strip()
+            gh.git("update-index", "--add", "--cacheinfo", f"100644,{extra},tampered.txt", env=env)
         tree = gh.git("write-tree", env=env).strip()
     return 201, gh.tree_json(tree, recursive=False)
 

@@ -61,3 +61,12 @@ def test_repo_without_token_is_a_usage_error() -> None:
         [SCRIPT, "serve", "--repo", "acme/shop"], capture_output=True, text=True, env=env
     )
     assert out.returncode == 2 and "GITHUB_TOKEN" in out.stderr
+
+
+def test_negated_forbid_glob_is_a_usage_error(repo: Path) -> None:
+    """`--forbid '!.github/workflows/ci.yml'` would re-open a default; it is refused at start."""
+    out = run("serve", "--local", str(repo), "--forbid", "!.github/workflows/ci.yml")
+    assert out.returncode == 2 and "negation" in out.stderr
+    out = run("serve", "--local", str(repo), "--allow-base", "#staging")
+    assert out.returncode == 2 and "comment" in out.stderr
+    assert "--allow-base" in run("serve", "--help").stdout

@@ -83,3 +83,20 @@ async def test_stdio_serves_github_repo_from_environment(fake_github) -> None:  
         (r.method, r.path) for r in fake_github.requests
     ]
     assert fake_github.writes == []
+
+
+async def test_allow_base_flag_over_stdio(repo: Path, run_git) -> None:  # type: ignore[no-untyped-def]
+    """`--allow-base staging` opens staging as a base; `--protected 'release/*'` still wins."""
+    run_git(repo, "branch", "staging", "main")
+    run_git(repo, "branch", "release/1.0", "main")
+    args = ["serve", "--local", str(repo), "--allow-base", "staging", "--allow-base", "release/*"]
+    params = StdioServerParameters(command=SCRIPT, args=[*args, "--protected", "release/*"])
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        await session.call_tool("create_branch", {"name": "nightfix/a", "from_ref": "main"})
+        pr = {"branch": "nightfix/a", "title": "t", "body": "b"}
+        refused = await session.call_tool("open_pull_request", {**pr, "base": "release/1.0"})
+        opened = await session.call_tool("open_pull_request", {**pr, "base": "staging"})
+    assert refused.is_error is True
+    assert "refused by rule pull_request_base" in refused.content[0].text
+    assert opened.is_error is False and opened.structured_content["base"] == "staging"

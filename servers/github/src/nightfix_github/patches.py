@@ -13,11 +13,13 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from .backends.gitcli import _BASE_ENV
 from .errors import BackendError, InvalidInputError
 
 _ISOLATED = {
-    **_BASE_ENV,
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_OPTIONAL_LOCKS": "0",
+    "LC_ALL": "C",
     "GIT_CONFIG_GLOBAL": os.devnull,
     "GIT_LITERAL_PATHSPECS": "1",
 }

@@ -194,6 +194,19 @@ def check_patch_files(paths: Sequence[str], boundary: Boundary) -> list[str]:
     return [check_path_writable(p, boundary) for p in paths]
 
 
+REGULAR_FILE_MODES = ("100644", "100755")
+
+
+def check_file_mode(path: str, mode: str) -> None:
+    """A patch writes regular files only, as `commit_files` does. A symlink could point tests
+    or CI at files of the machine they run on (`~/.ssh/id_rsa`, `/proc/self/environ`), and a
+    submodule pulls in code from another repository; neither is a fix to review line by line.
+    """
+    if mode not in REGULAR_FILE_MODES:
+        kind = {"120000": "a symbolic link", "160000": "a submodule"}.get(mode, f"mode {mode}")
+        raise RefusedError("file_mode", f"the patch makes {path!r} {kind}; only regular files")
+
+
 def check_object_id(value: str, what: str) -> str:
     """A full git object id (40 hex digits): approvals bind exact ids, never a ref or prefix."""
     if not _OBJECT_ID.fullmatch(value):

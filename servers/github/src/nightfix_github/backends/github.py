@@ -260,7 +260,7 @@ class GitHubBackend:
             applied = self.patcher.apply(base, patch)
             # refused here, before the first write, if the content is not the approved one
             security.check_tree_approved(applied.preview.tree, expected_tree, base)
-            commit, _tree = self.patcher.commit(applied, expected_tree, message)
+            commit = self.patcher.commit(applied, expected_tree, message)
             self._fast_forward(short, base, str(commit.sha))
         except GithubException as exc:
             raise _fail(exc, f"commit to {short!r}") from None

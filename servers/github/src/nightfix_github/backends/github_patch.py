@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from github import GithubException, InputGitTreeElement
+from github import InputGitTreeElement
 
 from .. import patches, security
 from ..config import Boundary
@@ -60,6 +60,8 @@ class GitHubPatcher:
             old = before.get(path)
             new = after.get(path)
             if ((old.mode, old.sha) if old else None) != new:
+                if new is not None:
+                    security.check_file_mode(path, new[0])
                 changes[path] = new
         files = [
             PatchedFile(path=p, blob=c[1] if c else None, size=len(contents[p]) if c else None)
@@ -120,23 +122,19 @@ class GitHubPatcher:
                 contents[path] = patches.isolated_git(git_dir, "cat-file", "blob", sha)
         return after, contents
 
-    def commit(self, applied: Applied, expected_tree: str, message: str) -> tuple[Any, Any]:
+    def commit(self, applied: Applied, expected_tree: str, message: str) -> Any:
         """Blobs, a tree on the base tree, and only if GitHub's tree id is the approved one, a
-        commit. Returns (commit, tree); the caller moves the branch."""
+        commit (returned; the caller moves the branch). GithubException propagates."""
         preview = applied.preview
         elements = []
-        try:
-            for f in preview.files:
-                mode = applied.modes[f.path]
-                if f.blob is None:
-                    elements.append(InputGitTreeElement(f.path, mode, "blob", sha=None))
-                    continue
-                data = base64.b64encode(applied.contents[f.path]).decode()
-                blob = self.repo.create_git_blob(data, "base64")
-                elements.append(InputGitTreeElement(f.path, mode, "blob", sha=blob.sha))
-            tree = self.repo.create_git_tree(elements, applied.base.tree)
-            security.check_tree_approved(tree.sha, expected_tree, preview.base_commit)
-            commit = self.repo.create_git_commit(message, tree, [applied.base])
-        except GithubException as exc:
-            raise BackendError(f"committing the patch: GitHub answered {exc.status}") from None
-        return commit, tree
+        for f in preview.files:
+            mode = applied.modes[f.path]
+            if f.blob is None:
+                elements.append(InputGitTreeElement(f.path, mode, "blob", sha=None))
+                continue
+            data = base64.b64encode(applied.contents[f.path]).decode()
+            blob = self.repo.create_git_blob(data, "base64")
+            elements.append(InputGitTreeElement(f.path, mode, "blob", sha=blob.sha))
+        tree = self.repo.create_git_tree(elements, applied.base.tree)
+        security.check_tree_approved(tree.sha, expected_tree, preview.base_commit)
+        return self.repo.create_git_commit(message, tree, [applied.base])

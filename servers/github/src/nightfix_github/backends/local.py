@@ -297,7 +297,9 @@ class LocalBackend:
         fields = raw.decode(errors="surrogateescape").split("\0")
         files = []
         for meta, path in zip(fields[0:-1:2], fields[1::2], strict=True):
-            _old_mode, _mode, _old, new, status = meta.lstrip(":").split()
+            _old_mode, mode, _old, new, status = meta.lstrip(":").split()
+            if status != "D":
+                security.check_file_mode(path, mode)
             files.append(PatchedFile(path=path, blob=None if status == "D" else new))
         files = self._with_sizes(files)
         security.check_patch_files([f.path for f in files], self.boundary)
