@@ -229,6 +229,17 @@ def test_deleted_log_is_detected(world: World) -> None:
         world.writer().append("x")
 
 
+def test_log_replaced_under_a_running_writer_is_refused(world: World) -> None:
+    log = world.writer()
+    for n in range(3):
+        log.append("tool_allowed", n=n)
+    world.log.rename(world.log.with_name("moved.jsonl"))
+    world.log.write_text("")
+    with pytest.raises(AuditError, match="removed or replaced"):
+        log.append("tool_allowed", n=3)  # not silently into the moved file
+    assert len(world.log.with_name("moved.jsonl").read_text().splitlines()) == 3
+
+
 # -- the key ------------------------------------------------------------------------------------
 
 
@@ -399,6 +410,10 @@ def test_cli_rehashed_chain_is_detected(tmp_path: Path) -> None:
     path.write_text("".join(line + "\n" for line in sha256_chain(records)))
     result = cli_verify(policy)
     assert result.returncode == 1 and "UNKEYED" in result.stderr
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        conn.execute("DELETE FROM audit_anchor")
+    result = cli_verify(policy)
+    assert result.returncode == 1 and "UNKEYED: old unkeyed format" in result.stderr
 
 
 def test_cli_missing_key_is_exit_2_naming_where_it_is_expected(tmp_path: Path) -> None:

@@ -99,6 +99,15 @@ def check_last_line_authentic(key: bytes, last: dict[str, Any] | None) -> None:
         )
 
 
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``path`` still names the file open at ``fd``."""
+    try:
+        named, held = path.stat(), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
 def _parse_last(line: bytes | None, path: Path) -> dict[str, Any] | None:
     if line is None:
         return None
@@ -146,6 +155,8 @@ class AuditLog:
         return cls(policy.audit.path, KeySource.for_policy(policy), policy.state.db, redactor)
 
     def _open(self) -> tuple[int, sqlite3.Connection]:
+        if self._fd is not None and not _same_file(self._fd, self.path):
+            self.close()  # moved or deleted under us: never write into a file nobody reads
         if self._fd is None or self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
