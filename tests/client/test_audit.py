@@ -18,8 +18,9 @@ from client_support import write_policy
 from nightfix import audit, state
 from nightfix.audit import GENESIS, AuditLog, canonical
 from nightfix.audit_key import KeySource
+from nightfix.audit_rotate import rotate
 from nightfix.audit_verify import VerifyResult, verify
-from nightfix.errors import AuditError, AuditKeyError
+from nightfix.errors import AuditError, AuditIntegrityError, AuditKeyError
 from nightfix.policy import load_policy
 from nightfix.redaction import Redactor
 
@@ -324,6 +325,7 @@ import sys
 from pathlib import Path
 from nightfix.audit import AuditLog
 from nightfix.audit_key import KeySource
+from nightfix.audit_rotate import rotate
 log = AuditLog(sys.argv[1], KeySource(Path(sys.argv[2]), "NIGHTFIX_TEST_AUDIT_KEY"), sys.argv[3])
 for n in range(int(sys.argv[5])):
     log.append("tool_allowed", writer=sys.argv[4], n=n)
@@ -362,6 +364,38 @@ def test_unkeyed_log_is_reported_as_unkeyed_not_intact(world: World) -> None:
     old_format_log(world)
     result = world.verify()
     assert not result.ok and result.unkeyed and "consistent over 3 lines" in str(result.problem)
+
+
+# -- rotation ----------------------------------------------------------------------------------
+
+
+def test_rotated_log_verifies_and_a_running_writer_follows_to_the_new_chain(world: World) -> None:
+    running = world.writer()
+    running.append("x")
+    running.append("y")
+    archive, result = rotate(world.log, world.keys, world.db)
+    assert result.ok and not world.log.exists()
+    running.append("z")  # its descriptor named the archive: it reopens the path instead
+    new = world.verify()
+    assert new.ok and new.lines == 1 and json.loads(world.lines()[0])["event"] == "z"
+    old = verify(archive, world.keys, world.db)
+    assert old.ok and old.lines == 2
+
+
+def test_rotating_a_tampered_log_is_refused(world: World) -> None:
+    world.write()
+    world.rewrite(world.lines()[:-1])
+    with pytest.raises(AuditIntegrityError, match="does not verify"):
+        rotate(world.log, world.keys, world.db)
+    assert len(world.lines()) == 4 and "removed from the end" in str(world.verify().problem)
+
+
+def test_unkeyed_log_is_rotated_and_a_keyed_chain_starts(world: World) -> None:
+    old_format_log(world)
+    archive, result = rotate(world.log, world.keys, world.db, world.log.with_name("old.jsonl"))
+    assert result.unkeyed and archive.name == "old.jsonl"
+    world.write(2)
+    assert world.verify().ok
 
 
 # -- the real command line ---------------------------------------------------------------------
@@ -422,3 +456,20 @@ def test_cli_missing_key_is_exit_2_naming_where_it_is_expected(tmp_path: Path) -
     result = cli_verify(policy)
     assert result.returncode == 2 and str(tmp_path / "audit.key") in result.stderr
     assert ENV in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_rotate_moves_an_intact_log_and_refuses_a_tampered_one(tmp_path: Path) -> None:
+    policy, path = cli_world(tmp_path)
+    archive = tmp_path / "audit.1.jsonl"
+
+    def cli_rotate(to: Path) -> Any:
+        cmd = [*NIGHTFIX, "audit", "rotate", str(to), "--policy", str(policy)]
+        return subprocess.run(cmd, capture_output=True, text=True)
+
+    moved = cli_rotate(archive)
+    assert moved.returncode == 0 and "4 lines" in moved.stdout, moved.stderr
+    assert cli_verify(policy, str(archive)).returncode == 0 and not path.exists()
+    cli_world(tmp_path)  # a new chain at the old path
+    path.write_text("".join(line + "\n" for line in path.read_text().splitlines()[:-1]))
+    refused = cli_rotate(tmp_path / "audit.2.jsonl")
+    assert refused.returncode == 1 and "does not verify" in refused.stderr and path.exists()

@@ -34,7 +34,7 @@ from typing import Any
 
 from nightfix import state
 from nightfix.audit_key import KeySource, check_key_matches_anchor, key_id
-from nightfix.errors import AuditError
+from nightfix.errors import AuditError, AuditIntegrityError
 from nightfix.redaction import Redactor
 
 GENESIS = "0" * 64
@@ -82,7 +82,7 @@ def check_log_not_behind_anchor(last: dict[str, Any] | None, anchor: dict[str, A
         return
     last_seq, last_mac = (last["seq"], last["mac"]) if last is not None else (-1, None)
     if last_seq < anchor["seq"] or (last_seq == anchor["seq"] and last_mac != anchor["mac"]):
-        raise AuditError(
+        raise AuditIntegrityError(
             f"audit log ends at seq {last_seq} but its anchor in the state database records "
             f"seq {anchor['seq']}: lines were removed or replaced. Nothing was appended; run "
             "`nightfix audit verify` and keep the log as evidence. To start a new chain after "
@@ -93,7 +93,7 @@ def check_log_not_behind_anchor(last: dict[str, Any] | None, anchor: dict[str, A
 def check_last_line_authentic(key: bytes, last: dict[str, Any] | None) -> None:
     """Refuse to extend a chain whose last line does not carry a valid MAC (forged or edited)."""
     if last is not None and not hmac.compare_digest(str(last.get("mac")), line_mac(key, last)):
-        raise AuditError(
+        raise AuditIntegrityError(
             f"the audit log's last line (seq {last.get('seq')}) does not carry a valid MAC: "
             "it was edited or forged. Nothing was appended; run `nightfix audit verify`"
         )
@@ -154,9 +154,18 @@ class AuditLog:
         """The policy's log (``audit.path``), key (``audit.key_*``) and anchor (``state.db``)."""
         return cls(policy.audit.path, KeySource.for_policy(policy), policy.state.db, redactor)
 
+    def _locked(self) -> tuple[int, sqlite3.Connection]:
+        """Open and lock the file the path names *now* (it may be moved away while we wait)."""
+        for _ in range(3):
+            fd, conn = self._open()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(fd, self.path):
+                return fd, conn
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            self.close()  # moved or deleted: never write into a file nobody reads
+        raise AuditError(f"{self.path} keeps being replaced; nothing was appended")
+
     def _open(self) -> tuple[int, sqlite3.Connection]:
-        if self._fd is not None and not _same_file(self._fd, self.path):
-            self.close()  # moved or deleted under us: never write into a file nobody reads
         if self._fd is None or self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
@@ -170,8 +179,7 @@ class AuditLog:
         clash = RESERVED & fields.keys()
         if clash:
             raise ValueError(f"audit fields {sorted(clash)} are reserved for the chain")
-        fd, conn = self._open()
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fd, conn = self._locked()
         try:
             size = os.fstat(fd).st_size
             if size != self._known_size:

@@ -39,6 +39,8 @@ def verify(path: str | Path, keys: KeySource, state_db: str | Path) -> VerifyRes
     log) and :class:`~nightfix.errors.AuditKeyError` when the key is missing or wrong.
     """
     path = Path(path).expanduser()
+    # The anchor first, then the log: a writer appending meanwhile only adds lines after the
+    # anchor (reported as a note), never makes the log look shorter than its anchor.
     conn = state.connect(state_db)
     try:
         anchor = state.read_anchor(conn, anchor_name(path))

@@ -21,8 +21,10 @@ import yaml
 
 from nightfix import display, drift, logs, pinning, state
 from nightfix.agent import RunResult, run_investigation
+from nightfix.audit_key import KeySource
+from nightfix.audit_rotate import rotate
 from nightfix.audit_verify import verify_policy as audit_verify_policy
-from nightfix.errors import NightfixError
+from nightfix.errors import AuditIntegrityError, NightfixError
 from nightfix.models import make_model
 from nightfix.policy import Policy, load_policy
 from nightfix.servers import ServerPool
@@ -244,6 +246,29 @@ def audit_verify(path: str | None, policy_path: str | None) -> None:
         return
     label = "UNKEYED" if result.unkeyed else "TAMPERED"
     fail(f"{target}: {label}: {result.problem}", code=1)
+
+
+@audit_group.command("rotate")
+@click.argument("archive", required=False, type=click.Path(dir_okay=False))
+@policy_option
+def audit_rotate(archive: str | None, policy_path: str | None) -> None:
+    """Move the policy's audit log to ARCHIVE (default: <log>.<UTC time>) after verifying it.
+
+    The next append starts a new keyed chain at audit.path; the archive keeps its anchor and
+    verifies with `nightfix audit verify ARCHIVE`. A log that does not verify is not moved
+    (exit 1): keep it as evidence. A log of the old unkeyed format is moved aside.
+    Exit 0 rotated, 1 the log does not verify, 2 cannot rotate (no log, key, policy).
+    """
+    try:
+        policy = resolve_policy(policy_path)
+        keys = KeySource.for_policy(policy)
+        target, result = rotate(policy.audit.path, keys, policy.state.db, archive)
+    except AuditIntegrityError as exc:
+        fail(str(exc), code=1)
+    except NightfixError as exc:
+        fail(str(exc))
+    kind = "unkeyed" if result.unkeyed else f"{result.lines} lines, keyed chain intact"
+    click.echo(f"{policy.audit.path} -> {target} ({kind}); the next append starts a new chain")
 
 
 def _state(policy_path: str | None) -> Any:

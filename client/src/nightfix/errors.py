@@ -35,3 +35,7 @@ class AuditError(NightfixError):
 
 class AuditKeyError(AuditError):
     """The audit key is missing, exposed, too short, or not the key the log was written with."""
+
+
+class AuditIntegrityError(AuditError):
+    """The audit log does not verify, so it is neither extended nor rotated (kept as evidence)."""
