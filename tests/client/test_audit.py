@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from client_support import write_policy
 
-from nightfix import audit, state
+from nightfix import audit
 from nightfix.audit import GENESIS, AuditLog, canonical
 from nightfix.audit_key import KeySource
 from nightfix.audit_rotate import rotate
@@ -282,19 +282,23 @@ def test_short_key_is_refused(world: World, monkeypatch: pytest.MonkeyPatch) -> 
 # -- crashes and concurrent writers ---------------------------------------------------------
 
 
-def test_crash_between_line_and_anchor_then_two_appends_verify(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+KILLED_AFTER_LINE = """
+import os, sys
+from pathlib import Path
+from nightfix import state
+from nightfix.audit import AuditLog
+from nightfix.audit_key import KeySource
+state.write_anchor = lambda *args: os._exit(9)  # the process dies after the line, before its anchor
+log = AuditLog(sys.argv[1], KeySource(Path(sys.argv[2]), "NIGHTFIX_TEST_AUDIT_KEY"), sys.argv[3])
+log.append("tool_allowed", tool="sandbox.exec")
+"""
+
+
+def test_crash_between_line_and_anchor_then_two_appends_verify(world: World) -> None:
     world.write(3)
-    crashing = world.writer()
-
-    def crash(*args: object) -> None:
-        raise KeyboardInterrupt("killed between the line and its anchor")
-
-    monkeypatch.setattr(state, "write_anchor", crash)
-    with pytest.raises(KeyboardInterrupt):
-        crashing.append("tool_allowed", tool="sandbox.exec")
-    monkeypatch.undo()
+    args = [str(world.log), str(world.key_file), str(world.db)]
+    killed = subprocess.run([sys.executable, "-c", KILLED_AFTER_LINE, *args], timeout=120)
+    assert killed.returncode == 9 and len(world.lines()) == 4
     assert world.verify().ok and "after the anchor" in str(world.verify().note)
     later = world.writer()
     later.append("y")
