@@ -194,6 +194,14 @@ def test_forged_last_line_is_refused_by_the_next_writer(world: World) -> None:
     assert world.log.read_bytes() == before
 
 
+def test_garbage_last_line_is_refused_by_the_next_writer(world: World) -> None:
+    world.write(3)
+    world.rewrite([*world.lines(), "rm -rf / # not an audit record"])
+    with pytest.raises(AuditIntegrityError, match="not an audit record"):
+        world.writer().append("x")
+    assert len(world.lines()) == 4 and "line 4" in str(world.verify().problem)
+
+
 # -- removing lines, the anchor or the whole log -------------------------------------------------
 
 

@@ -116,14 +116,15 @@ def _parse_last(line: bytes | None, path: Path) -> dict[str, Any] | None:
     except ValueError:
         record = None
     if not isinstance(record, dict) or not isinstance(record.get("seq"), int):
-        raise AuditError(
-            f"{path}: the last line is not an audit record; run `nightfix audit verify`"
+        raise AuditIntegrityError(
+            f"{path}: the last line is not an audit record (edited?). Nothing was appended; "
+            "run `nightfix audit verify`"
         )
     if "mac" not in record:
         raise AuditError(
             f"{path} is an audit log of the old unkeyed format; it stays readable (`nightfix "
-            f"audit verify` reports it as unkeyed) but is not extended. Move it aside (mv {path} "
-            f"{path}.unkeyed) and nightfix starts a keyed chain in a new file"
+            f"audit verify` reports it as unkeyed) but is not extended. Move it aside (`nightfix "
+            f"audit rotate`, or mv {path} {path}.unkeyed) and a keyed chain starts in a new file"
         )
     return record
 
