@@ -229,6 +229,13 @@ def test_deleted_anchor_is_detected(world: World) -> None:
     assert not result.ok and "no anchor" in str(result.problem)
 
 
+def test_deleted_state_database_is_detected(world: World) -> None:
+    world.write()
+    world.db.unlink()
+    result = world.verify()
+    assert not result.ok and "no anchor" in str(result.problem) and not world.db.exists()
+
+
 def test_deleted_log_is_detected(world: World) -> None:
     world.write()
     world.log.unlink()

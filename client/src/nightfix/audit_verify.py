@@ -41,11 +41,7 @@ def verify(path: str | Path, keys: KeySource, state_db: str | Path) -> VerifyRes
     path = Path(path).expanduser()
     # The anchor first, then the log: a writer appending meanwhile only adds lines after the
     # anchor (reported as a note), never makes the log look shorter than its anchor.
-    conn = state.connect(state_db)
-    try:
-        anchor = state.read_anchor(conn, anchor_name(path))
-    finally:
-        conn.close()
+    anchor = _read_anchor(Path(state_db).expanduser(), path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
@@ -65,6 +61,17 @@ def verify(path: str | Path, keys: KeySource, state_db: str | Path) -> VerifyRes
         note = f"the last line is incomplete ({len(torn)} bytes; a writer stopped mid-line)"
         return VerifyResult(True, result.lines, note=_join(result.note, note))
     return result
+
+
+def _read_anchor(state_db: Path, log: Path) -> dict[str, Any] | None:
+    """The log's anchor; a state database that does not exist is not created by a check."""
+    if not state_db.exists():
+        return None
+    conn = state.connect(state_db)
+    try:
+        return state.read_anchor(conn, anchor_name(log))
+    finally:
+        conn.close()
 
 
 def _join(first: str | None, second: str) -> str:
