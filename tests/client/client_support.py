@@ -38,7 +38,7 @@ def fake_policy_data(
         "servers": servers,
         "tools": {"allow": ALLOW},
         "kill_switch": {"file": str(tmp / "STOP"), "env": "NIGHTFIX_TEST_KILL"},
-        "audit": {"path": str(tmp / "audit.jsonl")},
+        "audit": {"path": str(tmp / "audit.jsonl"), "key_env": "NIGHTFIX_TEST_AUDIT_KEY"},
         "traces": {"dir": str(tmp / "traces")},
         "state": {"db": str(tmp / "state.db")},
         "model": {"provider": "replay"},

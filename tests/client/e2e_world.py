@@ -205,7 +205,7 @@ class World:
         data.update(
             servers=servers,
             kill_switch={"file": str(tmp / "STOP"), "env": "NIGHTFIX_E2E_KILL"},
-            audit={"path": str(tmp / "audit.jsonl")},
+            audit={"path": str(tmp / "audit.jsonl"), "key_env": "NIGHTFIX_TEST_AUDIT_KEY"},
             traces={"dir": str(tmp / "traces")},
             state={"db": str(tmp / "state.db")},
         )

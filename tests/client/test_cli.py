@@ -14,7 +14,8 @@ from typing import Any
 
 from client_support import FINISH, calls, write_policy, write_trajectory
 
-from nightfix.audit import verify
+from nightfix.audit_verify import verify_policy
+from nightfix.policy import load_policy
 from nightfix.trace import completeness_problems, read_trace
 
 NIGHTFIX = [sys.executable, "-m", "nightfix.cli"]
@@ -125,7 +126,7 @@ def test_sigterm_ends_the_run_interrupted_and_cleans_up(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "interrupted" in out
     assert [c["tool"] for c in calls(tmp_path)].count("destroy_sandbox") == 1
-    assert verify(tmp_path / "audit.jsonl").ok
+    assert verify_policy(load_policy(policy)).ok
     trace = next((tmp_path / "traces").glob("*.jsonl"))
     events = read_trace(trace)
     assert completeness_problems(events) == [] and events[-1]["reason"] == "interrupted"

@@ -33,7 +33,7 @@ from e2e_world import (
 )
 
 from nightfix.agent import RunResult, run_investigation
-from nightfix.audit import verify
+from nightfix.audit_verify import verify_policy
 from nightfix.models.replay import ReplayModel
 from nightfix.policy import Policy
 from nightfix.servers import ServerPool
@@ -82,7 +82,7 @@ async def run_and_check(
         watcher.cancel()
     assert pid, "the sandbox server never ran"
     assert sandbox_containers(pid[0]) == [], "a sandbox container/volume was left behind"
-    assert verify(policy.audit.path).ok, verify(policy.audit.path).problem
+    assert verify_policy(policy).ok, verify_policy(policy).problem
     events = read_trace(result.trace_path)
     assert completeness_problems(events) == []
     assert events[-1]["reason"] == str(result.stop_reason)

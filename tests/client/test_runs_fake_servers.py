@@ -13,7 +13,7 @@ from client_support import FINISH, Scripted, calls, child_pids, fake_policy, wri
 
 from nightfix import state
 from nightfix.agent import RunResult, run_investigation
-from nightfix.audit import verify
+from nightfix.audit_verify import verify_policy
 from nightfix.models.replay import ReplayModel
 from nightfix.policy import Policy
 from nightfix.servers import ServerPool
@@ -47,7 +47,7 @@ async def run(policy: Policy, model: Any, issue: str = "1") -> RunResult:
 
 def assert_run_sound(tmp: Path, result: RunResult, policy: Policy) -> list[dict[str, Any]]:
     """After every run: audit verifies, trace complete, sandbox destroyed, record stored."""
-    assert verify(policy.audit.path).ok
+    assert verify_policy(policy).ok
     events = read_trace(result.trace_path)
     assert completeness_problems(events) == []
     assert events[-1]["reason"] == str(result.stop_reason)
@@ -162,7 +162,7 @@ async def test_kill_switch_set_before_start_starts_nothing(
     result = await run(policy, model_for(tmp_path, FIX))
     assert str(result.stop_reason) == "kill_switch" and result.steps == 0
     assert calls(tmp_path) == []
-    assert verify(policy.audit.path).ok
+    assert verify_policy(policy).ok
 
 
 async def test_server_killed_mid_run_is_a_server_error(tmp_path: Path) -> None:
@@ -256,4 +256,4 @@ async def test_unknown_ref_is_a_sandbox_server_error_not_a_crash(tmp_path: Path)
     result = await run_investigation(policy, "1", model_for(tmp_path, FIX), ref="no-such-ref")
     assert str(result.stop_reason) == "server_error:sandbox", result.message
     assert "could not create the run's sandbox" in result.message
-    assert verify(policy.audit.path).ok
+    assert verify_policy(policy).ok

@@ -19,9 +19,12 @@ from typing import Any, TypeVar
 import click
 import yaml
 
-from nightfix import audit, display, drift, logs, pinning, state
+from nightfix import display, drift, logs, pinning, state
 from nightfix.agent import RunResult, run_investigation
-from nightfix.errors import NightfixError
+from nightfix.audit_key import KeySource
+from nightfix.audit_rotate import rotate
+from nightfix.audit_verify import verify_policy as audit_verify_policy
+from nightfix.errors import AuditIntegrityError, NightfixError
 from nightfix.models import make_model
 from nightfix.policy import Policy, load_policy
 from nightfix.servers import ServerPool
@@ -78,7 +81,8 @@ def main(verbose: bool) -> None:
 
     It starts the MCP servers named in the policy (errors, github, sandbox), shows a model only
     the tools the policy allows, bounds every run by budgets and a kill switch, and records
-    everything in a hash-chained audit log and a per-run trace. Logs go to stderr as JSON lines.
+    everything in a keyed, hash-chained audit log and a per-run trace. Logs go to stderr as
+    JSON lines.
     """
     logs.setup(verbose)
 
@@ -207,29 +211,64 @@ def policy_check(path: str) -> None:
 
 @main.group(name="audit")
 def audit_group() -> None:
-    """Check the hash-chained audit log."""
+    """Check the keyed, anchored audit log."""
 
 
-@audit_group.command("verify")
+AUDIT_EPILOG = """\b
+Exit codes:
+    0  intact: every line's MAC is right and the log reaches its anchor in state.db
+    1  not intact: a line was edited, removed, inserted or reordered, the end was cut off,
+       the anchor is missing, or the log is of the old unkeyed format (cannot be shown intact)
+    2  cannot check: no log (and no anchor), the key is missing or wrong, invalid policy
+"""
+
+
+@audit_group.command("verify", epilog=AUDIT_EPILOG)
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @policy_option
 def audit_verify(path: str | None, policy_path: str | None) -> None:
-    """Verify the audit log's hash chain (default: the policy's audit.path).
+    """Verify the audit log (default: the policy's audit.path).
 
-    Exit 0 when every line is intact, 1 when a line was edited, removed, inserted or
-    reordered (the first problem is printed), 2 when the log cannot be read.
+    Every line carries an HMAC-SHA256 under a key kept apart from the log (the policy's
+    audit.key_env variable, else audit.key_file, default audit.key beside state.db), and the
+    chain's head is anchored in the policy's state.db. A log is checked against the anchor
+    recorded for the path it was written under. The first problem found is printed.
     """
     try:
-        target = path or resolve_policy(policy_path).audit.path
+        policy = resolve_policy(policy_path)
+        target = path or policy.audit.path
+        result = audit_verify_policy(policy, target)
     except NightfixError as exc:
         fail(str(exc))
-    if not Path(target).expanduser().exists():
-        fail(f"{target}: no audit log there")
-    result = audit.verify(target)
+    note = f" (note: {result.note})" if result.note else ""
     if result.ok:
-        click.echo(f"{target}: OK, {result.lines} lines, chain intact")
+        click.echo(f"{target}: OK, {result.lines} lines, keyed chain intact{note}")
         return
-    fail(f"{target}: TAMPERED: {result.problem}", code=1)
+    label = "UNKEYED" if result.unkeyed else "TAMPERED"
+    fail(f"{target}: {label}: {result.problem}", code=1)
+
+
+@audit_group.command("rotate")
+@click.argument("archive", required=False, type=click.Path(dir_okay=False))
+@policy_option
+def audit_rotate(archive: str | None, policy_path: str | None) -> None:
+    """Move the policy's audit log to ARCHIVE (default: <log>.<UTC time>) after verifying it.
+
+    The next append starts a new keyed chain at audit.path; the archive keeps its anchor and
+    verifies with `nightfix audit verify ARCHIVE`. A log that does not verify is not moved
+    (exit 1): keep it as evidence. A log of the old unkeyed format is moved aside.
+    Exit 0 rotated, 1 the log does not verify, 2 cannot rotate (no log, key, policy).
+    """
+    try:
+        policy = resolve_policy(policy_path)
+        keys = KeySource.for_policy(policy)
+        target, result = rotate(policy.audit.path, keys, policy.state.db, archive)
+    except AuditIntegrityError as exc:
+        fail(str(exc), code=1)
+    except NightfixError as exc:
+        fail(str(exc))
+    kind = "unkeyed" if result.unkeyed else f"{result.lines} lines, keyed chain intact"
+    click.echo(f"{policy.audit.path} -> {target} ({kind}); the next append starts a new chain")
 
 
 def _state(policy_path: str | None) -> Any:

@@ -43,6 +43,15 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def _audit(policy: Policy, event: str, **fields: object) -> None:
+    """One audit line from a one-shot command (the log is closed again at once)."""
+    log = AuditLog.for_policy(policy)
+    try:
+        log.append(event, **fields)
+    finally:
+        log.close()
+
+
 def model_factory(policy: Policy, spec: str | None) -> tuple[str, Callable[[str], Model]]:
     """Validate the model choice once; returns (spec, factory: issue id -> Model)."""
     chosen = spec or policy.model.provider
@@ -142,13 +151,18 @@ def register(main: click.Group) -> None:
         except NightfixError as exc:
             _fail(str(exc))
             return
-        AuditLog(policy.audit.path).append(
-            "approval_given",
-            run_id=row["run_id"],
-            step=row["step"],
-            digest=row["digest"],
-            by=by or getpass.getuser(),
-        )
+        try:
+            _audit(
+                policy,
+                "approval_given",
+                run_id=row["run_id"],
+                step=row["step"],
+                digest=row["digest"],
+                by=by or getpass.getuser(),
+            )
+        except NightfixError as exc:
+            _fail(f"approved, but the audit line could not be written: {exc}")
+            return
         click.echo(f"approved {row['step']} for run {row['run_id']} (digest {row['digest'][:12]})")
         click.echo("the next `nightfix watch` poll delivers it (`nightfix watch --once`)")
 
@@ -163,8 +177,8 @@ def register(main: click.Group) -> None:
             state = WatchState.open(policy.state.db)
             full = _full_id(state, run_id)
             row = approvals.decide(state, full, False, by or getpass.getuser())
-            AuditLog(policy.audit.path).append(
-                "approval_denied", run_id=full, step=row["step"], by=by or getpass.getuser()
+            _audit(
+                policy, "approval_denied", run_id=full, step=row["step"], by=by or getpass.getuser()
             )
             if state.take_over(full, "awaiting_approval", "stopped"):
                 reason = StopReason.parse("approval_denied")

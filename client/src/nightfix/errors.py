@@ -27,3 +27,15 @@ class ModelError(NightfixError):
 
 class TraceError(NightfixError):
     """A trace or trajectory file is unreadable or malformed."""
+
+
+class AuditError(NightfixError):
+    """The audit log cannot be extended or checked safely (the message says why and what to do)."""
+
+
+class AuditKeyError(AuditError):
+    """The audit key is missing, exposed, too short, or not the key the log was written with."""
+
+
+class AuditIntegrityError(AuditError):
+    """The audit log does not verify, so it is neither extended nor rotated (kept as evidence)."""

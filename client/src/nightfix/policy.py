@@ -120,7 +120,12 @@ class KillSwitchPolicy(Section):
 
 class AuditPolicy(Section):
     path: str = ".nightfix/audit.jsonl"
-    """Append-only, hash-chained JSONL audit log."""
+    """Append-only JSONL audit log, chained by HMAC-SHA256; its head is anchored in state.db."""
+    key_file: str | None = None
+    """File holding the chain's secret key (default: ``audit.key`` beside ``state.db``; created
+    with mode 0600 for a new log). Keep it where whoever can edit the log cannot read it."""
+    key_env: str = "NIGHTFIX_AUDIT_KEY"
+    """Environment variable holding the key instead of a file (wins over ``key_file`` when set)."""
 
 
 class TracesPolicy(Section):

@@ -96,7 +96,8 @@ class RunContext:
         self.issue_id = issue_id
         self.run_id = run_id
         self.redactor = redactor or Redactor.from_environ()
-        self.audit = audit or AuditLog(policy.audit.path, self.redactor)
+        self._owns_audit = audit is None
+        self.audit = audit or AuditLog.for_policy(policy, self.redactor)
         self._owns_conn = conn is None
         self.conn = conn or state.connect(policy.state.db)
         self.trace = Trace(policy.traces.dir, self.run_id, self.redactor)
@@ -184,6 +185,12 @@ class RunContext:
             record["summary"] = self.redactor.data(summary)
         self.record(**record)
         self.trace.close()
+        self._close_audit()
+
+    def _close_audit(self) -> None:
+        """Release the log's descriptor and anchor connection (a later event reopens them)."""
+        if self._owns_audit:
+            self.audit.close()
 
     def _finish_resumed(
         self, reason: StopReason, summary: dict[str, Any] | None, **fields: Any
@@ -193,5 +200,6 @@ class RunContext:
         self.audit_event("stop", reason=str(reason))
         self.record(ended_at=state.now_iso(), stop_reason=str(reason))
         self.trace.close()
+        self._close_audit()
         if self._owns_conn:
             self.conn.close()

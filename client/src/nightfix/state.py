@@ -1,4 +1,4 @@
-"""The client's SQLite state: the runs index and pinned tool definitions.
+"""The client's SQLite state: the runs index, pinned tool definitions and audit anchors.
 
 The schema evolves by append-only, named migrations recorded in ``_migrations`` (never edit
 or reorder one that shipped; add a new one). Other client modules (watch state, approvals) add
@@ -52,6 +52,18 @@ MIGRATIONS: list[Migration] = [
             tools_json TEXT NOT NULL,
             trusted_at TEXT NOT NULL,
             trusted_by TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        "003_audit_anchor",
+        """
+        CREATE TABLE audit_anchor (
+            log TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            mac TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            updated_at TEXT NOT NULL
         );
         """,
     ),
@@ -158,3 +170,19 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any] | None:
 def list_runs(conn: sqlite3.Connection, limit: int = 50) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
     return [dict(row) for row in rows]
+
+
+def write_anchor(conn: sqlite3.Connection, log: str, seq: int, mac: str, key_id: str) -> None:
+    """Record the head of the audit chain at ``log`` (its absolute path): last seq and MAC."""
+    conn.execute(
+        "INSERT INTO audit_anchor (log, seq, mac, key_id, updated_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT(log) DO UPDATE SET seq=excluded.seq, mac=excluded.mac,"
+        " key_id=excluded.key_id, updated_at=excluded.updated_at",
+        (log, seq, mac, key_id, now_iso()),
+    )
+
+
+def read_anchor(conn: sqlite3.Connection, log: str) -> dict[str, Any] | None:
+    """The anchored head of the audit chain at ``log``, or None when none was ever written."""
+    row = conn.execute("SELECT * FROM audit_anchor WHERE log=?", (log,)).fetchone()
+    return dict(row) if row else None
