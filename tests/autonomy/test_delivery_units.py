@@ -237,3 +237,15 @@ async def test_approval_is_bound_to_the_verified_tree(state):
     state.update(run, tree="f" * 40)  # what would ship changed after the person approved
     outcome = await delivery.Delivery(github, phase3, state).deliver(run)
     assert outcome.stop_reason == "approval_stale" and github.calls == []
+
+
+def test_commit_refused_for_a_tree_other_than_the_approved_one_is_approval_stale():
+    from types import SimpleNamespace
+
+    from nightfix.autonomy.runner import refused_write
+
+    ctx = SimpleNamespace(redactor=SimpleNamespace(text=lambda text: text))
+    stale = refused_write(ctx, ToolCallError("github.commit_patch: refused by rule tree_mismatch"))
+    assert stale.stop_reason == "approval_stale"
+    other = refused_write(ctx, ToolCallError("github.commit_patch: refused by rule file_mode"))
+    assert other.stop_reason == "delivery_failed"

@@ -331,3 +331,20 @@ def test_control_a_runner_that_is_not_pytest_is_verified_by_ids(tmp_path, errors
         in (pull["body"])
     )
     assert "python minirunner.py" in pull["body"]
+
+
+def test_protected_change_allowed_by_policy_waits_for_a_person_with_it_called_out(
+    tmp_path, errors_db, no_leaks
+):
+    env = Env.make(tmp_path, errors_db, 2, verification={"protected_changes": "approve"})
+    files = {"tests/test_pool.py": REGRESSION_TEST, "tox.ini": "[tox]\nenvlist = py311\n"}
+    env.watch(trajectory(tmp_path, files, SOURCE_FIX))
+    [run] = env.runs()
+    assert run["status"] == "awaiting_approval", run["notes"]  # phase 2 asks nobody otherwise
+    assert env.pulls() == [] and env.branches() == ["main"]
+    listed = env.nightfix("approvals").stdout
+    assert "CHANGES TEST INFRASTRUCTURE (read first): tox.ini" in listed
+    assert env.nightfix("approve", run["run_id"]).returncode == 0
+    env.watch(trajectory(tmp_path, files, SOURCE_FIX))
+    [pull] = env.pulls()
+    assert "`tox.ini`" in pull["body"] and "Read these changes first" in pull["body"]

@@ -13,6 +13,7 @@ import click
 
 from nightfix.audit import AuditLog
 from nightfix.autonomy import approvals
+from nightfix.autonomy.delivery import protected_changes
 from nightfix.autonomy.notify import Notification, send
 from nightfix.autonomy.watch import Watcher
 from nightfix.autonomy.watch_state import WatchState
@@ -213,16 +214,29 @@ def register(main: click.Group) -> None:
         for run in state.runs("awaiting_approval"):
             request = approvals.pending(state, run["run_id"])
             if request:
-                waiting.append({**request, "diff": run.get("diff"), "issue_id": run["issue_id"]})
+                waiting.append(
+                    {
+                        **request,
+                        "diff": run.get("diff"),
+                        "issue_id": run["issue_id"],
+                        "protected_changes": protected_changes(run),
+                    }
+                )
         if as_json:
             click.echo(json.dumps(waiting, indent=1))
             return
         if not waiting:
             click.echo("nothing waits for approval")
         for item in waiting:
+            plumbing = item["protected_changes"]
+            callout = (
+                f"  CHANGES TEST INFRASTRUCTURE (read first): {', '.join(plumbing)}\n"
+                if plumbing
+                else ""
+            )
             click.echo(
                 f"run {item['run_id']} (issue {item['issue_id']}): {item['step']} "
-                f"-> {item['target']}\n  digest {item['digest']}\n{item['diff']}"
+                f"-> {item['target']}\n  digest {item['digest']}\n{callout}{item['diff']}"
             )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from nightfix.agent import RunResult, run_investigation
 from nightfix.autonomy import diffs
-from nightfix.autonomy.delivery import Delivery, Outcome
+from nightfix.autonomy.delivery import Delivery, Outcome, protected_changes
 from nightfix.autonomy.notify import Notification, send
 from nightfix.autonomy.trigger import Decision
 from nightfix.autonomy.verification import Gate
@@ -151,7 +151,7 @@ class RunPipeline:
                 run_id
             )
         except ToolCallError as exc:  # the repository server refused a write
-            return Outcome("stopped", "delivery_failed", ctx.redactor.text(str(exc)))
+            return refused_write(ctx, exc)
 
     def gate(self, ctx: RunContext, caller: ClientCaller) -> Gate:
         issue = (self.state.get(ctx.run_id) or {}).get("issue") or {}
@@ -213,7 +213,7 @@ class RunPipeline:
         details = None
         summary = outcome.message
         if outcome.status == "awaiting_approval":
-            event, details = "awaiting_approval", _diff_block(run)
+            event, details = "awaiting_approval", _callout(run) + _diff_block(run)
             summary = (
                 f"{outcome.message}. Approve: `nightfix approve {run_id}`; deny: "
                 f"`nightfix deny {run_id}`"
@@ -227,10 +227,29 @@ class RunPipeline:
         await send(self.policy.notify, Notification(event, run_id, summary, fields, details))
 
 
+def refused_write(ctx: RunContext, exc: ToolCallError) -> Outcome:
+    """A refused repository write ends ``delivery_failed`` — or ``approval_stale`` when what
+    would be committed is not the tree that was verified and approved (``tree_mismatch``)."""
+    message = ctx.redactor.text(str(exc))
+    kind = "approval_stale" if "tree_mismatch" in message else "delivery_failed"
+    return Outcome("stopped", kind, message)
+
+
 def exception_of(issue: dict[str, Any]) -> str | None:
     """The exception type an error issue is titled with (``PoolExhausted: all 10 ...``)."""
     found = re.match(r"^\s*([A-Za-z_][\w.]*)\s*:", str(issue.get("title") or ""))
     return found.group(1).rsplit(".", 1)[-1] if found else None
+
+
+def _callout(run: dict[str, Any]) -> str:
+    """What a person must read first: test infrastructure the fix changes."""
+    changed = protected_changes(run)
+    if not changed:
+        return ""
+    return (
+        f"*This fix changes test infrastructure:* {', '.join(changed)} — it changes how the "
+        "tests that prove it run. Read those changes first.\n"
+    )
 
 
 def _diff_block(run: dict[str, Any]) -> str:
