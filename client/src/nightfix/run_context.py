@@ -95,7 +95,7 @@ class RunContext:
         self.policy = policy
         self.issue_id = issue_id
         self.run_id = run_id
-        self.redactor = redactor or Redactor.from_environ()
+        self.redactor = redactor or Redactor.from_environ(also=policy.model.secret_env_names())
         self.audit = audit or AuditLog(policy.audit.path, self.redactor)
         self._owns_conn = conn is None
         self.conn = conn or state.connect(policy.state.db)
