@@ -94,7 +94,8 @@ def _print_result(result: RunResult) -> None:
         click.echo(f"files changed: {', '.join(result.files_changed)}")
     click.echo(
         f"tool calls {result.tool_calls}, steps {result.steps}, tokens "
-        f"{result.usage.total_input} in / {result.usage.output_tokens} out, "
+        f"{result.usage.total_input} in / {result.usage.output_tokens} out"
+        f"{' (estimated: the server reported no usage)' if result.usage.estimated else ''}, "
         f"${result.cost_usd:.4f}, {result.duration_s:.1f}s"
     )
     click.echo(f"trace: {result.trace_path}")

@@ -177,6 +177,7 @@ class RunContext:
             "steps": budget.steps,
             "input_tokens": budget.usage.total_input,
             "output_tokens": budget.usage.output_tokens,
+            "tokens_estimated": int(budget.usage.estimated),
             "cost_usd": budget.cost_usd,
             "duration_s": round(budget.elapsed, 3),
         }

@@ -73,6 +73,7 @@ class OpenAIModel:
         self.max_retries = max_retries
         self.retry_base_s = retry_base_s
         self.timeout_s = timeout_s
+        self.sleep = asyncio.sleep  # between retries (a test records the delays instead)
         self._client = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
@@ -143,7 +144,7 @@ class OpenAIModel:
                 log.warning(
                     "model: HTTP %s, retry %d in %.1fs", exc.status_code, attempt + 1, delay
                 )
-                await asyncio.sleep(delay)
+                await self.sleep(delay)
             except openai.APITimeoutError as exc:
                 raise ModelError(f"model API did not answer within {self.timeout_s}s") from exc
             except openai.APIError as exc:
