@@ -174,7 +174,7 @@ async def test_a_500_ends_the_run_with_model_error_without_retrying(tmp_path: Pa
     with FakeChatAPI([failure(500, "internal")]) as api:
         result = await run_investigation(policy, "1", gpt(api))
     assert str(result.stop_reason) == "model_error" and result.stop_reason.exit_code == 50
-    assert "HTTP 500" in result.message and len(api.requests) == 1
+    assert result.message == "model API answered HTTP 500: internal" and len(api.requests) == 1
 
 
 async def test_a_hang_past_the_timeout_is_a_model_error(tmp_path: Path) -> None:

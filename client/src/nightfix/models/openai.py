@@ -241,4 +241,6 @@ def _reported_cost(reported: Any, headers: Any) -> float | None:
 
 def _describe(exc: openai.APIStatusError, attempt: int) -> str:
     tries = f" after {attempt + 1} attempt(s)" if attempt else ""
-    return f"model API answered HTTP {exc.status_code}{tries}: {exc.message}"
+    body = exc.body if isinstance(exc.body, dict) else {}
+    detail = body.get("message") if isinstance(body.get("message"), str) else exc.message
+    return f"model API answered HTTP {exc.status_code}{tries}: {detail}"
