@@ -19,7 +19,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-MODEL_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL")
+MODEL_ENV = (
+    *("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    *("AWS_BEARER_TOKEN_BEDROCK", "ANTHROPIC_BEDROCK_BASE_URL", "AWS_REGION"),
+    *("ANTHROPIC_VERTEX_PROJECT_ID", "ANTHROPIC_VERTEX_BASE_URL", "CLOUD_ML_REGION"),
+)
 
 
 class RealModelRequestError(RuntimeError):

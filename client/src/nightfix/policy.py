@@ -97,10 +97,11 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class ModelPolicy(Section):
-    provider: Literal["anthropic", "openai", "replay"] = "anthropic"
+    provider: Literal["anthropic", "openai", "bedrock", "vertex", "replay"] = "anthropic"
     """Model provider (``nightfix.models.PROVIDERS``): ``anthropic`` (Messages API),
-    ``openai`` (any OpenAI-compatible Chat Completions endpoint); ``replay`` feeds a recorded
-    trace's turns back (``--model replay:PATH``)."""
+    ``openai`` (any OpenAI-compatible Chat Completions endpoint), ``bedrock`` / ``vertex``
+    (Claude on AWS / Google Cloud); ``replay`` feeds a recorded trace's turns back
+    (``--model replay:PATH``)."""
     name: str = "claude-sonnet-4-5"
     """Model name sent to the provider (for Azure OpenAI: the deployment name)."""
     base_url: str | None = None

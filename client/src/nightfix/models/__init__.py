@@ -111,6 +111,8 @@ def local_name(name: str) -> str:
 PROVIDERS: dict[str, str] = {
     "anthropic": "nightfix.models.anthropic:AnthropicModel",
     "openai": "nightfix.models.openai:OpenAIModel",
+    "bedrock": "nightfix.models.bedrock:BedrockModel",
+    "vertex": "nightfix.models.vertex:VertexModel",
 }
 """Provider name -> ``module:Class``; the class has ``from_policy(ModelPolicy)``."""
 

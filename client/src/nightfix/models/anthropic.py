@@ -42,7 +42,13 @@ RETRYABLE_STATUS = {429, 529}
 
 
 class AnthropicModel:
-    """A :class:`nightfix.models.Model` backed by the Messages API."""
+    """A :class:`nightfix.models.Model` backed by the Messages API.
+
+    ``client`` is any ``anthropic`` async client speaking it (``bedrock`` and ``vertex``
+    pass the SDK's own cloud clients); without one, an ``AsyncAnthropic`` is made.
+    """
+
+    provider = "anthropic"
 
     def __init__(
         self,
@@ -54,16 +60,23 @@ class AnthropicModel:
         api_key: str | None = None,
         retry_base_s: float = 1.0,
         headers: dict[str, str] | None = None,
+        client: Any = None,
     ) -> None:
-        self.name = f"anthropic:{model}"
+        self.name = f"{self.provider}:{model}"
         self.model = model
         self.max_tokens = max_tokens
         self.max_retries = max_retries
         self.retry_base_s = retry_base_s
+        self._client = client or self._direct_client(api_key, base_url, timeout_s, headers)
+
+    @staticmethod
+    def _direct_client(
+        api_key: str | None, base_url: str | None, timeout_s: float, headers: dict[str, str] | None
+    ) -> anthropic.AsyncAnthropic:
         key = api_key or read_key("ANTHROPIC_API_KEY")
         if not key:
             raise ModelError("ANTHROPIC_API_KEY is not set (or use --model replay:TRACE)")
-        self._client = anthropic.AsyncAnthropic(
+        return anthropic.AsyncAnthropic(
             api_key=key,
             base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or None,
             max_retries=0,  # retries are ours: bounded, and only on 429/529
@@ -86,6 +99,11 @@ class AnthropicModel:
             api_key=key,
             headers=expand_headers(policy.headers),
         )
+
+    @classmethod
+    def with_client(cls, policy: ModelPolicy, client: Any) -> AnthropicModel:
+        """This model over an already made SDK client (the cloud providers)."""
+        return cls(policy.name, policy.max_tokens, policy.max_retries, client=client)
 
     def request(
         self, system: str, messages: list[Message], tools: list[ToolSpec]
