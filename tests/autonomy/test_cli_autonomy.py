@@ -28,7 +28,10 @@ def nightfix(*args: str) -> subprocess.CompletedProcess[str]:
 def test_unknown_model_is_one_line_and_exit_2(tmp_path):
     done = nightfix("watch", "--once", "--policy", str(policy(tmp_path)), "--model", "gpt")
     assert done.returncode == 2
-    assert done.stderr.strip() == "nightfix: unknown model 'gpt': use 'anthropic' or 'replay:PATH'"
+    assert done.stderr.strip() == (
+        "nightfix: unknown model 'gpt': use 'anthropic', 'openai', 'bedrock', 'vertex' "
+        "(optionally PROVIDER:MODEL_NAME) or 'replay:PATH'"
+    )
 
 
 def test_replay_provider_needs_a_path(tmp_path):

@@ -90,3 +90,36 @@ async def test_api_key_never_reaches_trace_or_audit(tmp_path: Path, monkeypatch:
     assert str(result.stop_reason) == "completed"
     for path in (result.trace_path, policy.audit.path, policy.state.db):
         assert b"sk-ant-test-key-123456" not in Path(path).read_bytes()
+
+
+async def test_policy_endpoint_key_variable_and_headers_reach_the_sdk(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    import pytest
+
+    from nightfix.models import make_model
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setenv("NF_TEST_CLAUDE_KEY", "sk-ant-from-named-variable")
+    monkeypatch.setenv("NF_TEST_TEAM", "nightfix-team")
+    with FakeMessagesAPI([tool_use("toolu_1", "finish", FINISH["input"])]) as api:
+        policy = fake_policy(
+            tmp_path,
+            model={
+                "provider": "anthropic",
+                "name": "claude-test",
+                "base_url": api.url,
+                "api_key_env": "NF_TEST_CLAUDE_KEY",
+                "headers": {"x-team": "${NF_TEST_TEAM}"},
+            },
+        )
+        result = await run_investigation(policy, "1", make_model("anthropic", policy))
+    assert str(result.stop_reason) == "completed", result.message
+    sent = api.headers[0]
+    key = sent.get("x-api-key") or sent.get("authorization", "").removeprefix("Bearer ")
+    assert key == "sk-ant-from-named-variable"
+    assert api.headers[0]["x-team"] == "nightfix-team"
+    assert api.requests[0]["model"] == "claude-test"
+    first = api.requests[0]["messages"][0]
+    assert first["role"] == "user" and first["content"][0]["type"] == "text"
+    assert first["content"][-1]["cache_control"] == {"type": "ephemeral"}

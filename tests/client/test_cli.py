@@ -70,8 +70,16 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in gone.stderr
     unknown = nightfix("run", "--issue", "1", "--policy", str(policy), "--model", "gpt")
     assert unknown.returncode == 2 and "unknown model 'gpt'" in unknown.stderr
-    no_key = nightfix("run", "--issue", "1", "--policy", str(policy), env={"ANTHROPIC_API_KEY": ""})
+    no_model = nightfix("run", "--issue", "1", "--policy", str(policy))
+    assert no_model.returncode == 2 and "pass --model replay:PATH" in no_model.stderr
+    no_key = nightfix(
+        "run", "--issue", "1", "--policy", str(policy), "--model", "anthropic",
+        env={"ANTHROPIC_API_KEY": ""},
+    )  # fmt: skip
     assert no_key.returncode == 2 and "ANTHROPIC_API_KEY is not set" in no_key.stderr
+    keyless = write_policy(tmp_path, model={"provider": "openai", "api_key_env": "NF_TEST_KEY"})
+    no_openai_key = nightfix("run", "--issue", "1", "--policy", str(keyless))
+    assert no_openai_key.returncode == 2 and "NF_TEST_KEY is not set" in no_openai_key.stderr
 
 
 def test_replay_reports_no_drift_then_drift(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from nightfix.budgets import Usage
 from nightfix.errors import ModelError, ServerError
 from nightfix.finish import FINISH, Summary, parse_summary
 from nightfix.gateway import ClientCaller, Gateway
-from nightfix.models import Message, Model, ToolCall
+from nightfix.models import Message, Model, ModelTurn, ToolCall, ToolResult, ToolResults, UserText
 from nightfix.policy import Policy
 from nightfix.prompts import render
 from nightfix.run_context import RunContext, StopRun, stop
@@ -139,7 +139,7 @@ async def _loop(
         commit=sandbox.get("commit") or "unknown",
         repo=policy.repository.github_repo,
     )
-    messages: list[Message] = [{"role": "user", "content": [{"type": "text", "text": task}]}]
+    messages: list[Message] = [UserText(task)]
     while True:
         ctx.check_kill_switch()
         exceeded = ctx.budget.check_step()
@@ -164,11 +164,11 @@ async def _loop(
             "model_turn",
             step=ctx.budget.steps,
             text=turn.text,
-            tool_calls=[{"id": c.id, "name": c.name, "input": c.input} for c in turn.tool_calls],
+            tool_calls=[c.as_dict() for c in turn.tool_calls],
             usage=turn.usage.as_dict(),
             duration_s=round(ctx.budget.elapsed - started, 4),
         )
-        messages.append({"role": "assistant", "content": turn.as_content()})
+        messages.append(turn)
         log.info(
             "run %s step %d: %s",
             ctx.run_id,
@@ -176,24 +176,45 @@ async def _loop(
             ", ".join(c.name for c in turn.tool_calls) or "no tool call",
         )
         if not turn.tool_calls:
-            note = "Continue with a tool call, or call `finish` with your summary."
-            messages.append({"role": "user", "content": [{"type": "text", "text": note}]})
+            messages.append(UserText(NO_TOOL_CALL))
             continue
-        answers: list[dict[str, Any]] = []
-        for call in turn.tool_calls:
-            if call.name == FINISH.name:
-                summary = parse_summary(call)
-                if isinstance(summary, Summary):
-                    result.summary = summary.model_dump()
-                    kind = Kind.COMPLETED if summary.fixed else Kind.NO_FIX
-                    ctx.audit_event("finish", fixed=summary.fixed, confidence=summary.confidence)
-                    raise stop(kind, message="the model finished")
-                answers.append(_answer(call, summary, True))
-                continue
-            outcome = await gateway.call(call)
-            answers.append(_answer(call, outcome.framed(call.name), outcome.is_error))
-        messages.append({"role": "user", "content": answers})
+        messages.append(ToolResults(await _answers(ctx, gateway, turn, result)))
 
 
-def _answer(call: ToolCall, content: str, is_error: bool) -> dict[str, Any]:
-    return {"type": "tool_result", "tool_use_id": call.id, "content": content, "is_error": is_error}
+NO_TOOL_CALL = "Continue with a tool call, or call `finish` with your summary."
+
+
+async def _answers(
+    ctx: RunContext, gateway: Gateway, turn: ModelTurn, result: RunResult
+) -> list[ToolResult]:
+    """Run the turn's tool calls in order; a valid ``finish`` ends the run (StopRun)."""
+    answers: list[ToolResult] = []
+    for call in turn.tool_calls:
+        if call.invalid_arguments is not None and (
+            call.name == FINISH.name or call.name in gateway.offered
+        ):  # a tool not offered goes on to the gateway, which denies it whatever its arguments
+            answers.append(_refuse_arguments(ctx, call))
+            continue
+        if call.name == FINISH.name:
+            summary = parse_summary(call)
+            if isinstance(summary, Summary):
+                result.summary = summary.model_dump()
+                kind = Kind.COMPLETED if summary.fixed else Kind.NO_FIX
+                ctx.audit_event("finish", fixed=summary.fixed, confidence=summary.confidence)
+                raise stop(kind, message="the model finished")
+            answers.append(ToolResult(call.id, call.name, summary, True))
+            continue
+        outcome = await gateway.call(call)
+        answers.append(ToolResult(call.id, call.name, outcome.framed(call.name), outcome.is_error))
+    return answers
+
+
+def _refuse_arguments(ctx: RunContext, call: ToolCall) -> ToolResult:
+    """A call whose arguments were not a JSON object is not run; the model is told why."""
+    content = (
+        f"tool call refused, nothing was run: its arguments were not a valid JSON object "
+        f"({call.invalid_arguments}). Call {call.name} again with a JSON object of arguments."
+    )
+    ctx.trace.write("tool_call", id=call.id, name=call.name, input={}, decision="refused")
+    ctx.trace.write("tool_result", id=call.id, name=call.name, content=content, is_error=True)
+    return ToolResult(call.id, call.name, content, True)

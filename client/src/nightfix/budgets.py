@@ -10,7 +10,8 @@ before the call is made.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from typing import Any
 
 from nightfix.policy import BudgetsPolicy, PricesPolicy
 from nightfix.stop_reasons import Kind
@@ -18,25 +19,36 @@ from nightfix.stop_reasons import Kind
 
 @dataclass
 class Usage:
-    """Token usage of one model call or summed over a run."""
+    """Token usage of one model call or summed over a run.
+
+    ``estimated`` marks counts nightfix guessed because the server reported none (a local
+    server); ``reported_usd`` is the price the provider itself reported for one call, used
+    instead of ``prices_per_mtok`` when present.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
+    estimated: bool = False
+    reported_usd: float | None = None
 
     @property
     def total_input(self) -> int:
         return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
 
     def add(self, other: Usage) -> None:
+        """Sum token counts (a sum is estimated when any part was; prices are per call)."""
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.cache_creation_input_tokens += other.cache_creation_input_tokens
         self.cache_read_input_tokens += other.cache_read_input_tokens
+        self.estimated = self.estimated or other.estimated
 
     def cost(self, prices: PricesPolicy) -> float:
-        """Dollars for this usage at ``prices`` (USD per million tokens)."""
+        """Dollars for one call: as the provider reported, else at ``prices`` (USD/Mtok)."""
+        if self.reported_usd is not None:
+            return self.reported_usd
         return (
             self.input_tokens * prices.input
             + self.output_tokens * prices.output
@@ -44,8 +56,22 @@ class Usage:
             + self.cache_read_input_tokens * prices.cache_read
         ) / 1_000_000
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]:
+        """As traced: the four counts, plus ``estimated``/``reported_usd`` only when set."""
+        data: dict[str, Any] = {k: getattr(self, k) for k in TOKEN_KEYS}
+        if self.estimated:
+            data["estimated"] = True
+        if self.reported_usd is not None:
+            data["reported_usd"] = self.reported_usd
+        return data
+
+
+TOKEN_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
 
 
 @dataclass
@@ -59,6 +85,7 @@ class Budget:
     tool_calls: int = 0
     usage: Usage = field(default_factory=Usage)
     last_call: Usage = field(default_factory=Usage)
+    spent_usd: float = 0.0
 
     @property
     def elapsed(self) -> float:
@@ -66,7 +93,8 @@ class Budget:
 
     @property
     def cost_usd(self) -> float:
-        return self.usage.cost(self.prices)
+        """Spend so far: each call at its own price (reported by the provider, or priced)."""
+        return self.spent_usd
 
     def remaining_seconds(self) -> float:
         return self.limits.max_seconds - self.elapsed
@@ -95,6 +123,7 @@ class Budget:
         self.steps += 1
         self.usage.add(usage)
         self.last_call = usage
+        self.spent_usd += usage.cost(self.prices)
 
     def snapshot(self) -> dict[str, object]:
         """Counters as written to the audit log and trace."""

@@ -25,7 +25,7 @@ from nightfix.audit_key import KeySource
 from nightfix.audit_rotate import rotate
 from nightfix.audit_verify import verify_policy as audit_verify_policy
 from nightfix.errors import AuditIntegrityError, NightfixError
-from nightfix.models import make_model
+from nightfix.models import make_model, resolve_spec
 from nightfix.policy import Policy, load_policy
 from nightfix.servers import ServerPool
 from nightfix.stop_reasons import EXIT_CODES, Kind, StopReason
@@ -98,19 +98,22 @@ def _print_result(result: RunResult) -> None:
         click.echo(f"files changed: {', '.join(result.files_changed)}")
     click.echo(
         f"tool calls {result.tool_calls}, steps {result.steps}, tokens "
-        f"{result.usage.total_input} in / {result.usage.output_tokens} out, "
+        f"{result.usage.total_input} in / {result.usage.output_tokens} out"
+        f"{' (estimated: the server reported no usage)' if result.usage.estimated else ''}, "
         f"${result.cost_usd:.4f}, {result.duration_s:.1f}s"
     )
     click.echo(f"trace: {result.trace_path}")
 
 
-async def _investigate(policy: Policy, issue: str, model_spec: str, ref: str | None) -> RunResult:
+async def _investigate(
+    policy: Policy, issue: str, model_spec: str | None, ref: str | None
+) -> RunResult:
     variables = {
         "issue_id": issue,
         "sandbox_source": policy.repository.sandbox_source,
         "ref": ref or policy.repository.ref or "HEAD",
     }
-    model = make_model(model_spec, policy, variables)
+    model = make_model(resolve_spec(model_spec, policy.model), policy, variables)
     return await run_investigation(policy, issue, model, ref=ref)
 
 
@@ -120,14 +123,14 @@ async def _investigate(policy: Policy, issue: str, model_spec: str, ref: str | N
 @click.option(
     "--model",
     "model_spec",
-    default="anthropic",
-    show_default=True,
-    help="'anthropic' (key in ANTHROPIC_API_KEY) or 'replay:PATH' (a trace or trajectory).",
+    default=None,
+    help="For this run only: a provider ('anthropic', 'openai'), PROVIDER:MODEL_NAME, or "
+    "'replay:PATH' (a trace or trajectory). Default: the policy's model.provider.",
 )
 @click.option(
     "--ref", default=None, help="Git ref the sandbox is made from (default: policy/HEAD)."
 )
-def run(issue: str, policy_path: str | None, model_spec: str, ref: str | None) -> None:
+def run(issue: str, policy_path: str | None, model_spec: str | None, ref: str | None) -> None:
     """Investigate and fix one error issue in a fresh sandbox.
 
     The model reads the issue and the code, reproduces the bug in the run's sandbox, fixes it,
@@ -139,6 +142,7 @@ def run(issue: str, policy_path: str | None, model_spec: str, ref: str | None) -
     \b
     Example:
       nightfix run --issue 42 --policy policies/default.yaml
+      nightfix run --issue 42 --model openai:gpt-4.1
       nightfix run --issue 42 --model replay:.nightfix/traces/RUN.jsonl
     """
     try:

@@ -18,7 +18,7 @@ from nightfix.autonomy.notify import Notification, send
 from nightfix.autonomy.watch import Watcher
 from nightfix.autonomy.watch_state import WatchState
 from nightfix.errors import NightfixError
-from nightfix.models import Model, make_model
+from nightfix.models import Model, make_model, resolve_spec
 from nightfix.policy import Policy
 from nightfix.run_context import RunContext
 from nightfix.stop_reasons import StopReason
@@ -55,11 +55,7 @@ def _audit(policy: Policy, event: str, **fields: object) -> None:
 
 def model_factory(policy: Policy, spec: str | None) -> tuple[str, Callable[[str], Model]]:
     """Validate the model choice once; returns (spec, factory: issue id -> Model)."""
-    chosen = spec or policy.model.provider
-    if chosen == "replay":
-        raise NightfixError("the policy's model provider is 'replay': pass --model replay:PATH")
-    if not (chosen == "anthropic" or chosen.startswith("replay:")):
-        raise NightfixError(f"unknown model {chosen!r}: use 'anthropic' or 'replay:PATH'")
+    chosen = resolve_spec(spec, policy.model)
 
     def make(issue_id: str) -> Model:
         variables = {
@@ -83,7 +79,8 @@ def register(main: click.Group) -> None:
         "--model",
         "model_spec",
         default=None,
-        help="'anthropic' or 'replay:PATH' (default: the policy's model provider).",
+        help="A provider ('anthropic', 'openai'), PROVIDER:MODEL_NAME or 'replay:PATH' "
+        "(default: the policy's model.provider).",
     )
     def watch(policy_path: str | None, once: bool, model_spec: str | None) -> None:
         """Watch the error server and fix critical issues on your behalf, within the policy.

@@ -17,6 +17,8 @@ def runs_table(runs: list[dict[str, Any]]) -> str:
     lines = [header]
     for run in runs:
         tokens = f"{run['input_tokens']}/{run['output_tokens']}"
+        if run.get("tokens_estimated"):
+            tokens = "~" + tokens  # the server reported no usage: estimated
         seconds = f"{run['duration_s']:.1f}" if run["duration_s"] is not None else "-"
         lines.append(
             f"{run['run_id']:<24} {str(run['issue_id'])[:10]:<10} "

@@ -92,11 +92,27 @@ class PricesPolicy(Section):
     """USD per million tokens read from the prompt cache."""
 
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
 class ModelPolicy(Section):
-    provider: Literal["anthropic", "replay"] = "anthropic"
-    """Model backend; ``replay`` feeds a recorded trace's turns back."""
+    provider: Literal["anthropic", "openai", "bedrock", "vertex", "replay"] = "anthropic"
+    """Model provider (``nightfix.models.PROVIDERS``): ``anthropic`` (Messages API),
+    ``openai`` (any OpenAI-compatible Chat Completions endpoint), ``bedrock`` / ``vertex``
+    (Claude on AWS / Google Cloud); ``replay`` feeds a recorded trace's turns back
+    (``--model replay:PATH``)."""
     name: str = "claude-sonnet-4-5"
-    """Model name sent to the provider."""
+    """Model name sent to the provider (for Azure OpenAI: the deployment name)."""
+    base_url: str | None = None
+    """API endpoint (``None``: ``ANTHROPIC_BASE_URL`` / ``OPENAI_BASE_URL``, else the
+    provider's own)."""
+    api_key_env: str | None = None
+    """NAME of the environment variable holding the API key, never the key itself (``None``:
+    ``ANTHROPIC_API_KEY`` / ``OPENAI_API_KEY``). Its value is redacted everywhere."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra HTTP headers for gateways; ``${VAR}`` in a value is read from the environment
+    when the run starts (and that value is redacted everywhere)."""
     max_tokens: Annotated[int, Field(ge=1, le=64_000)] = 4096
     """Output token cap per model call."""
     prices_per_mtok: PricesPolicy = Field(default_factory=PricesPolicy)
@@ -105,6 +121,37 @@ class ModelPolicy(Section):
     """Retries on overload / rate limit before the run stops with ``model_error``."""
     timeout_s: Annotated[float, Field(gt=0)] = 120
     """Timeout of one model call."""
+
+    @model_validator(mode="after")
+    def _key_is_a_name(self) -> ModelPolicy:
+        check_key_env_is_a_name(self.api_key_env)
+        check_base_url(self.base_url)
+        return self
+
+    def secret_env_names(self) -> set[str]:
+        """Variables whose values are model credentials: the key's and those headers read."""
+        names = {n for value in self.headers.values() for n in ENV_REF.findall(value)}
+        return names | ({self.api_key_env} if self.api_key_env else set())
+
+
+def check_key_env_is_a_name(name: str | None) -> None:
+    """Refuse an API key pasted where the NAME of its variable belongs (it would sit in a
+    policy file, in version control, in ``nightfix policy check`` output)."""
+    if name is not None and not ENV_NAME.fullmatch(name):
+        raise ValueError(
+            "api_key_env must be the NAME of an environment variable (like OPENAI_API_KEY), "
+            "not the key itself; put the key in that variable"
+        )
+
+
+def check_base_url(url: str | None) -> None:
+    """Only http(s) endpoints; no credentials inside the URL (they would be logged)."""
+    if url is None:
+        return
+    if not re.match(r"https?://[^/\s]+", url):
+        raise ValueError(f"base_url must start with http:// or https://, got {url!r}")
+    if "@" in url.split("/", 3)[2]:
+        raise ValueError("base_url must not carry credentials (user:key@); use api_key_env")
 
 
 class KillSwitchPolicy(Section):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL|DSN|AUTH", re.IGNORECASE)
@@ -32,10 +32,15 @@ class Redactor:
         )
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Redactor:
-        """A redactor for every secret-looking variable of ``environ`` (default: the process)."""
+    def from_environ(
+        cls, environ: Mapping[str, str] | None = None, also: Iterable[str] = ()
+    ) -> Redactor:
+        """A redactor for every secret-looking variable of ``environ`` (default: the process)
+        and for the variables named in ``also`` whatever their names look like (the policy's
+        model key and header variables: ``api_key_env: LLM_GATEWAY`` is a secret too)."""
         env = os.environ if environ is None else environ
-        return cls({k: v for k, v in env.items() if SECRET_NAME.search(k)})
+        named = set(also)
+        return cls({k: v for k, v in env.items() if k in named or SECRET_NAME.search(k)})
 
     @property
     def active(self) -> bool:

@@ -95,7 +95,7 @@ class RunContext:
         self.policy = policy
         self.issue_id = issue_id
         self.run_id = run_id
-        self.redactor = redactor or Redactor.from_environ()
+        self.redactor = redactor or Redactor.from_environ(also=policy.model.secret_env_names())
         self._owns_audit = audit is None
         self.audit = audit or AuditLog.for_policy(policy, self.redactor)
         self._owns_conn = conn is None
@@ -178,6 +178,7 @@ class RunContext:
             "steps": budget.steps,
             "input_tokens": budget.usage.total_input,
             "output_tokens": budget.usage.output_tokens,
+            "tokens_estimated": int(budget.usage.estimated),
             "cost_usd": budget.cost_usd,
             "duration_s": round(budget.elapsed, 3),
         }

@@ -67,6 +67,11 @@ MIGRATIONS: list[Migration] = [
         );
         """,
     ),
+    (
+        "004_runs_tokens_estimated",
+        # 1 when some model call's tokens were estimated (the server reported no usage)
+        "ALTER TABLE runs ADD COLUMN tokens_estimated INTEGER NOT NULL DEFAULT 0",
+    ),
 ]
 
 RUN_FIELDS = frozenset(
@@ -81,6 +86,7 @@ RUN_FIELDS = frozenset(
         "steps",
         "input_tokens",
         "output_tokens",
+        "tokens_estimated",
         "cost_usd",
         "duration_s",
         "trace_path",

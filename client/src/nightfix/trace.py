@@ -4,9 +4,12 @@ A trace is a JSONL file ``<traces.dir>/<run_id>.jsonl``; each line is one event 
 ``ts`` and ``t`` (seconds since the run started). Event types:
 
 - ``run_start``: ``run_id``, ``issue_id``, ``model``, ``policy`` (digest), ``tools`` (offered)
-- ``model_turn``: ``step``, ``text``, ``tool_calls`` [{``id``, ``name``, ``input``}],
-  ``usage``, ``duration_s`` — exactly what :mod:`nightfix.models.replay` feeds back
-- ``tool_call``: ``id``, ``name``, ``input``, ``decision`` (``allowed``/``denied``)
+- ``model_turn``: ``step``, ``text``, ``tool_calls`` [{``id``, ``name``, ``input``, and
+  ``invalid_arguments`` when the arguments were unusable}], ``usage`` (token counts, plus
+  ``estimated: true`` when the server reported none and ``reported_usd`` when it priced the
+  call), ``duration_s`` — exactly what :mod:`nightfix.models.replay` feeds back
+- ``tool_call``: ``id``, ``name``, ``input``, ``decision`` (``allowed``/``denied``, or
+  ``refused`` when its arguments were not a JSON object and it was not run)
 - ``tool_result``: ``id``, ``name``, ``content`` (what the model saw), ``is_error``,
   ``duration_s``
 - ``event``: anything else a run does (sandbox created, verification gate, delivery …)

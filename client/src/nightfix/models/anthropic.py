@@ -1,7 +1,8 @@
 """Claude through the ``anthropic`` SDK (Messages API, tool use, prompt caching).
 
-- Key from ``ANTHROPIC_API_KEY``; ``ANTHROPIC_BASE_URL`` (or ``base_url``) points the SDK at
-  another endpoint (tests use a local server speaking the Messages API).
+- Key from ``ANTHROPIC_API_KEY`` (or the variable ``model.api_key_env`` names);
+  ``model.base_url`` (or ``ANTHROPIC_BASE_URL``) points the SDK at another endpoint (tests use
+  a local server speaking the Messages API); ``model.headers`` are sent with every request.
 - The stable prefix (tool definitions + system prompt) carries ``cache_control`` so later
   steps read it from the prompt cache; the newest message is marked too, so each step caches
   the conversation so far.
@@ -15,34 +16,39 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import os
-import random
 from typing import Any
 
 import anthropic
 
 from nightfix.budgets import Usage
 from nightfix.errors import ModelError
-from nightfix.models import Message, ModelTurn, ToolCall, ToolSpec
+from nightfix.models import (
+    Message,
+    ModelTurn,
+    ToolCall,
+    ToolResults,
+    ToolSpec,
+    UserText,
+    local_name,
+    wire_name,
+)
+from nightfix.models.http import expand_headers, read_key, retry_delay
 from nightfix.policy import ModelPolicy
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUS = {429, 529}
-MAX_RETRY_AFTER_S = 30.0
-
-
-def wire_name(name: str) -> str:
-    return name.replace(".", "__")
-
-
-def local_name(name: str) -> str:
-    return name.replace("__", ".", 1)
 
 
 class AnthropicModel:
-    """A :class:`nightfix.models.Model` backed by the Messages API."""
+    """A :class:`nightfix.models.Model` backed by the Messages API.
+
+    ``client`` is any ``anthropic`` async client speaking it (``bedrock`` and ``vertex``
+    pass the SDK's own cloud clients); without one, an ``AsyncAnthropic`` is made.
+    """
+
+    provider = "anthropic"
 
     def __init__(
         self,
@@ -53,25 +59,51 @@ class AnthropicModel:
         base_url: str | None = None,
         api_key: str | None = None,
         retry_base_s: float = 1.0,
+        headers: dict[str, str] | None = None,
+        client: Any = None,
     ) -> None:
-        self.name = f"anthropic:{model}"
+        self.name = f"{self.provider}:{model}"
         self.model = model
         self.max_tokens = max_tokens
         self.max_retries = max_retries
         self.retry_base_s = retry_base_s
-        key = api_key or os.environ.get("ANTHROPIC_API_KEY")
+        self._client = client or self._direct_client(api_key, base_url, timeout_s, headers)
+
+    @staticmethod
+    def _direct_client(
+        api_key: str | None, base_url: str | None, timeout_s: float, headers: dict[str, str] | None
+    ) -> anthropic.AsyncAnthropic:
+        key = api_key or read_key("ANTHROPIC_API_KEY")
         if not key:
             raise ModelError("ANTHROPIC_API_KEY is not set (or use --model replay:TRACE)")
-        self._client = anthropic.AsyncAnthropic(
+        return anthropic.AsyncAnthropic(
             api_key=key,
             base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or None,
             max_retries=0,  # retries are ours: bounded, and only on 429/529
             timeout=timeout_s,
+            default_headers=headers or None,
         )
 
     @classmethod
     def from_policy(cls, policy: ModelPolicy) -> AnthropicModel:
-        return cls(policy.name, policy.max_tokens, policy.max_retries, policy.timeout_s)
+        key = read_key(policy.api_key_env or "ANTHROPIC_API_KEY")
+        if not key:
+            variable = policy.api_key_env or "ANTHROPIC_API_KEY"
+            raise ModelError(f"{variable} is not set (or use --model replay:TRACE)")
+        return cls(
+            policy.name,
+            policy.max_tokens,
+            policy.max_retries,
+            policy.timeout_s,
+            base_url=policy.base_url,
+            api_key=key,
+            headers=expand_headers(policy.headers),
+        )
+
+    @classmethod
+    def with_client(cls, policy: ModelPolicy, client: Any) -> AnthropicModel:
+        """This model over an already made SDK client (the cloud providers)."""
+        return cls(policy.name, policy.max_tokens, policy.max_retries, client=client)
 
     def request(
         self, system: str, messages: list[Message], tools: list[ToolSpec]
@@ -87,11 +119,7 @@ class AnthropicModel:
         ]
         if wire_tools:
             wire_tools[-1]["cache_control"] = {"type": "ephemeral"}
-        wire_messages = copy.deepcopy(messages)
-        for message in wire_messages:
-            for block in message["content"]:
-                if block.get("type") == "tool_use":
-                    block["name"] = wire_name(block["name"])
+        wire_messages = [to_wire(m) for m in messages]
         if wire_messages and wire_messages[-1]["content"]:
             wire_messages[-1]["content"][-1]["cache_control"] = {"type": "ephemeral"}
         return {
@@ -113,7 +141,7 @@ class AnthropicModel:
             except anthropic.APIStatusError as exc:
                 if exc.status_code not in RETRYABLE_STATUS or attempt == self.max_retries:
                     raise ModelError(_describe(exc, attempt)) from exc
-                delay = _retry_delay(exc, attempt, self.retry_base_s)
+                delay = retry_delay(exc.response.headers, attempt, self.retry_base_s)
                 log.warning(
                     "model: HTTP %s, retry %d in %.1fs", exc.status_code, attempt + 1, delay
                 )
@@ -121,6 +149,33 @@ class AnthropicModel:
             except anthropic.APIError as exc:
                 raise ModelError(f"model API failed: {type(exc).__name__}: {exc}") from exc
         raise ModelError("unreachable: retries exhausted")  # pragma: no cover
+
+
+def to_wire(message: Message) -> dict[str, Any]:
+    """One neutral message as a Messages API message (fresh dicts: safe to annotate)."""
+    if isinstance(message, UserText):
+        return {"role": "user", "content": [{"type": "text", "text": message.text}]}
+    if isinstance(message, ToolResults):
+        return {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": r.call_id,
+                    "content": r.content,
+                    "is_error": r.is_error,
+                }
+                for r in message.results
+            ],
+        }
+    blocks: list[dict[str, Any]] = []
+    if message.text:
+        blocks.append({"type": "text", "text": message.text})
+    blocks.extend(
+        {"type": "tool_use", "id": c.id, "name": wire_name(c.name), "input": c.input}
+        for c in message.tool_calls
+    )
+    return {"role": "assistant", "content": blocks or [{"type": "text", "text": "(no output)"}]}
 
 
 def _turn(response: Any) -> ModelTurn:
@@ -138,16 +193,6 @@ def _turn(response: Any) -> ModelTurn:
         cache_read_input_tokens=getattr(u, "cache_read_input_tokens", None) or 0,
     )
     return ModelTurn("\n".join(texts), calls, usage, response.stop_reason)
-
-
-def _retry_delay(exc: anthropic.APIStatusError, attempt: int, base: float) -> float:
-    header = exc.response.headers.get("retry-after")
-    try:
-        if header is not None:
-            return min(max(float(header), 0.0), MAX_RETRY_AFTER_S)
-    except ValueError:
-        pass
-    return min(base * (2**attempt) * (0.5 + random.random()), MAX_RETRY_AFTER_S)  # noqa: S311
 
 
 def _describe(exc: anthropic.APIStatusError, attempt: int) -> str:

@@ -34,12 +34,12 @@ from typing import Any
 
 import yaml
 
-from nightfix.budgets import Usage
+from nightfix.budgets import TOKEN_KEYS, Usage
 from nightfix.errors import ModelError, TraceError
 from nightfix.models import Message, ModelTurn, ToolCall, ToolSpec
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-USAGE_KEYS = set(Usage().as_dict())
+USAGE_KEYS = {*TOKEN_KEYS, "estimated", "reported_usd"}
 
 
 class ReplayModel:
@@ -113,12 +113,27 @@ def _turn(item: Any, index: int, path: Path) -> ModelTurn:
         args = call.get("input", {})
         if not isinstance(args, dict):
             raise TraceError(f"{where}: tool call {n} 'input' must be a mapping")
-        calls.append(ToolCall(str(call.get("id") or f"call_{index}_{n}"), call["name"], args))
-    usage = item.get("usage") or {}
-    if not isinstance(usage, dict) or set(usage) - USAGE_KEYS:
-        raise TraceError(f"{where}: usage takes only {sorted(USAGE_KEYS)}")
+        invalid = call.get("invalid_arguments")
+        call_id = str(call.get("id") or f"call_{index}_{n}")
+        reason = None if invalid is None else str(invalid)
+        calls.append(ToolCall(call_id, call["name"], args, reason))
     text = item.get("text") or ""
-    return ModelTurn(str(text), calls, Usage(**{k: int(v) for k, v in usage.items()}))
+    return ModelTurn(str(text), calls, _usage(item.get("usage") or {}, where))
+
+
+def _usage(raw: Any, where: str) -> Usage:
+    if not isinstance(raw, dict) or set(raw) - USAGE_KEYS:
+        raise TraceError(f"{where}: usage takes only {sorted(USAGE_KEYS)}")
+    try:
+        counts = {k: int(v) for k, v in raw.items() if k in TOKEN_KEYS}
+        price = raw.get("reported_usd")
+        return Usage(
+            **counts,
+            estimated=bool(raw.get("estimated", False)),
+            reported_usd=None if price is None else float(price),
+        )
+    except (TypeError, ValueError) as exc:
+        raise TraceError(f"{where}: usage values must be numbers: {exc}") from exc
 
 
 def _substitute(value: Any, variables: dict[str, str]) -> Any:
