@@ -73,7 +73,15 @@ def docker_client() -> docker.DockerClient:
 @pytest.fixture(scope="session")
 def strict_limits() -> Limits:
     """Stricter than the defaults, so hostile programs hit the limits quickly."""
-    return Limits(pids=64, memory_mb=256, cpus=0.5, tmp_mb=64, output_bytes=16384)
+    return Limits(
+        pids=64,
+        memory_mb=256,
+        cpus=0.5,
+        tmp_mb=64,
+        output_bytes=16384,
+        disk_mb=128,
+        disk_files=5000,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -87,6 +87,15 @@ def sweep():
         time.sleep(0.05)
 
 
+def capacity(path):
+    """What the filesystem at `path` really holds (the host checks it against its caps)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return {"bytes": st.f_blocks * st.f_frsize, "files": st.f_files}
+
+
 def warn(message):
     try:
         os.write(2, (message + "\n").encode())
@@ -197,6 +206,7 @@ def handle(line):
                     "ok": True,
                     "uid": os.getuid(),
                     "dumpable": _libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
+                    "disk": capacity("/sandbox"),
                 }
             )
         elif req.get("op") == "run":

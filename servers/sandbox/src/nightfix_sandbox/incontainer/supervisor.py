@@ -13,9 +13,11 @@ Stdlib only; defines functions, runs nothing at import.
 # mypy: disable-error-code="no-untyped-def"
 
 import binascii
+import errno
 import os
 import select
 import signal
+import stat
 import time
 
 
@@ -105,19 +107,54 @@ def b64(data):
 
 
 def attachment(path):
-    """The file a command was asked to write (a JUnit report, at most 5 MB), then removed."""
+    """The file a command was asked to write (a JUnit report, at most 5 MB), then removed.
+
+    Returns (base64 text or None, why it was not read or None). The command chose what
+    lies at `path`: a FIFO would block a plain open() for ever and a symlink could point
+    anywhere, so it is opened without following a symlink and without blocking, and read
+    only if it then proves to be a regular file.
+    """
     if not path:
-        return None
+        return None, None
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(5_000_000)
-        os.unlink(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        why = "it is a symlink" if exc.errno == errno.ELOOP else os.strerror(exc.errno or 0)
+        return None, f"{path} was not read: {why}; write the report as a regular file"
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+            return None, f"{path} was not read: it is {kind}; write the report as a regular file"
+        chunks, left = [], 5_000_000
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b64(b"".join(chunks)), None
+    finally:
+        os.close(fd)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def disk_full(path="/sandbox"):
+    """True when the workspace filesystem has (almost) no blocks or no inodes left."""
+    try:
+        st = os.statvfs(path)
     except OSError:
-        return None
-    return b64(data)
+        return False
+    return st.f_bavail * st.f_frsize < (1 << 20) or st.f_favail == 0
 
 
 def result(code, out, err, *, timed_out, killed, reason, truncated, duration, attach=""):
+    attached, attach_error = attachment(attach)
     return {
         "exit_code": code,
         "stdout": b64(out),
@@ -127,7 +164,8 @@ def result(code, out, err, *, timed_out, killed, reason, truncated, duration, at
         "reason": reason,
         "truncated": truncated,
         "duration_s": round(duration, 3),
-        "attachment": attachment(attach),
+        "attachment": attached,
+        "attachment_error": attach_error,
     }
 
 
@@ -242,6 +280,12 @@ def supervise(argv, env, cwd, timeout, cap, tag, attach=""):
         reason = "timeout"
     elif code < 0:
         reason = "signal:" + signal.Signals(-code).name
+    elif code != 0 and disk_full():
+        reason = "disk_full"
+        err += (
+            b"\nnightfix: the workspace is full (its filesystem's size or file-count cap); "
+            b"delete files, or ask the operator for a larger --disk-mb / --disk-files\n"
+        )
     return result(
         code if code >= 0 else 128 - code,
         out,
