@@ -53,6 +53,7 @@ def test_filling_the_workspace_gets_enospc_and_nothing_reaches_the_host(
     assert res.reason == "disk_full" and "the workspace is full" in res.stderr
     # what the host gave away is the sparse file's allocated blocks: at most the cap
     assert disk.stat().st_blocks * 512 <= (128 << 20) + (4 << 20)
+    assert service.diff(sandbox_id).files_changed == ["fill.bin"]  # a full disk still diffs
     assert service.exec(sandbox_id, "rm fill.bin && echo freed").stdout == "freed\n"
     assert service.exec(sandbox_id, "echo ok > small.txt && cat small.txt").stdout == "ok\n"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from nightfix_sandbox.errors import SecurityError
+from nightfix_sandbox.runner import run_attached
 from nightfix_sandbox.service import SandboxService
 
 pytestmark = pytest.mark.docker
@@ -239,4 +240,67 @@ def test_orphans_a_command_leaves_are_reaped_while_it_runs(
     # zombies must not pile up under the supervisor until the 64-pid limit is hit.
     res = service.exec(sandbox_id, "for i in $(seq 200); do (true &); done; echo ok", 60)
     assert (res.exit_code, res.stdout, res.reason) == (0, "ok\n", None), res
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_fifo_planted_where_run_tests_reads_its_report_is_refused(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    # A plain open() of a FIFO blocks until a writer comes: it used to hang the call.
+    plant = 'rm -f "$NIGHTFIX_JUNIT_XML"; mkfifo "$NIGHTFIX_JUNIT_XML"; echo "1 passed"'
+    report = service.run_tests(sandbox_id, plant, timeout_s=5)
+    assert "was not read: it is a FIFO; write the report as a regular file" in report.output_tail
+    assert not report.timed_out
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_symlink_planted_where_the_report_is_read_is_not_followed(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    report = "/tmp/nightfix-report.xml"  # inside the sandbox
+    plant = f"ln -s /etc/passwd {report}"
+    box = service._get(sandbox_id).box
+    res, attached = run_attached(service.backend, box, plant, 5, 16384, attach=report)
+    assert attached == b"" and "was not read: it is a symlink" in res.stderr, res
+    assert service.exec(sandbox_id, f"ls {report} || echo removed").stdout.endswith("removed\n")
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_flood_of_changed_files_caps_diff_and_list_files(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    flood = (
+        'python3 -c "import os\n'
+        "os.makedirs('gen')\n"
+        "for i in range(3000): open(f'gen/f{i}.txt', 'w').write(f'line {i}\\\\n')\n"
+        "open('big.txt', 'w').write(''.join(f'{i:039d}\\\\n' for i in range(20000)))\""
+    )
+    assert service.exec(sandbox_id, flood, timeout_s=120).exit_code == 0
+    diff = service.diff(sandbox_id)
+    assert diff.truncated and len(diff.files_changed) == 1000
+    assert (diff.added_lines, diff.removed_lines) == (23000, 0)  # totals stay exact
+    assert diff.note and "first 1000 of 3001 files" in diff.note and "path=" in diff.note
+    assert diff.diff.endswith(diff.note + "\n") and len(diff.diff) < 400_000 + 1000
+    narrow = service.diff(sandbox_id, path="gen/f7.txt")
+    assert narrow.files_changed == ["gen/f7.txt"] and not narrow.truncated
+    listing = service.list_files(sandbox_id)
+    assert listing.truncated and len(listing.files) == 2000
+    assert listing.note and "glob=" in listing.note
+    _still_serving(service, sandbox_id, bystander)
+
+
+def test_long_path_names_cap_list_files_by_bytes(
+    service: SandboxService, sandbox_id: str, bystander: str
+) -> None:
+    deep = (
+        'python3 -c "import os\n'
+        "d = os.path.join('d' * 200, 'e' * 200)\n"
+        "os.makedirs(d)\n"
+        "for i in range(800): open(os.path.join(d, f'{i:0200d}'), 'w').close()\""
+    )
+    assert service.exec(sandbox_id, deep, timeout_s=120).exit_code == 0
+    listing = service.list_files(sandbox_id)
+    assert listing.truncated and len(listing.files) < 800
+    assert sum(len(f) + 1 for f in listing.files) <= 200_000
+    assert listing.note and "200000 bytes of names" in listing.note
     _still_serving(service, sandbox_id, bystander)

@@ -67,10 +67,13 @@ DIFF_MAX_FILES = 1000
 # One root `docker exec` for the git steps of `diff`; NULs part the shortstat, the numstat
 # (at most DIFF_MAX_FILES + 1 lines) and the text (at most DIFF_MAX_BYTES + 1 bytes): git
 # shows a file holding NUL as binary, so none is in the text. `head` stops git early.
+# `add -N` (intent to add) and a diff of the work tree write no objects into the base
+# repository, which shares the workspace's capped filesystem: a full workspace (ENOSPC)
+# can still be diffed.
 _DIFF = (
-    'git "$@" add -A && git "$@" diff --cached --shortstat HEAD {paths}&& printf "\\0"'
-    ' && git "$@" diff --cached --numstat HEAD {paths}| head -n {files} && printf "\\0"'
-    ' && git "$@" diff --cached --no-color --no-ext-diff HEAD {paths}| head -c {size}'
+    'git "$@" add -A -N && git "$@" diff --shortstat HEAD {paths}&& printf "\\0"'
+    ' && git "$@" diff --numstat HEAD {paths}| head -n {files} && printf "\\0"'
+    ' && git "$@" diff --no-color --no-ext-diff HEAD {paths}| head -c {size}'
 )
 _SHORTSTAT = re.compile(r"(\d+) (file|insertion|deletion)")
 

@@ -8,6 +8,9 @@ is sparse, so an empty workspace costs ~1 MB). Chosen over a tmpfs volume, which
 charge every workspace byte to the container's memory limit and to the host's RAM (see
 the README's "Workspace disk" section for the measured costs).
 
+1% of the blocks are reserved for root: the sandbox user's commands hit ENOSPC first,
+while the root helpers (`diff`'s index, the digest) still have room to work.
+
 The files live in `<cache>/disks/<owner>/<volume>.img`, `<owner>` being the server
 process's `pid-starttime`, so a later server can tell a crashed server's disks from a live
 one's and remove them (detaching their loop devices first).
@@ -76,7 +79,7 @@ class LoopDisks:
                 fh.truncate(self.size_mb << 20)  # sparse: blocks are allocated on write
             _run(
                 [
-                    "mkfs.ext4", "-q", "-F", "-m", "0", "-N", str(self.files),
+                    "mkfs.ext4", "-q", "-F", "-m", "1", "-N", str(self.files),
                     "-O", "^has_journal", "-E", "nodiscard",
                     "-d", str(self._template()), str(path),
                 ]

@@ -112,36 +112,42 @@ def attachment(path):
     Returns (base64 text or None, why it was not read or None). The command chose what
     lies at `path`: a FIFO would block a plain open() for ever and a symlink could point
     anywhere, so it is opened without following a symlink and without blocking, and read
-    only if it then proves to be a regular file.
+    only if it then proves to be a regular file. Whatever it was, it is removed.
     """
     if not path:
         return None, None
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        return read_regular(path, 5_000_000), None
     except FileNotFoundError:
         return None, None
     except OSError as exc:
-        why = "it is a symlink" if exc.errno == errno.ELOOP else os.strerror(exc.errno or 0)
+        why = "it is a symlink" if exc.errno == errno.ELOOP else exc.strerror
         return None, f"{path} was not read: {why}; write the report as a regular file"
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
-            return None, f"{path} was not read: it is {kind}; write the report as a regular file"
-        chunks, left = [], 5_000_000
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b64(b"".join(chunks)), None
     finally:
-        os.close(fd)
         try:
             os.unlink(path)
         except OSError:
             pass
+
+
+def read_regular(path, limit):
+    """At most `limit` bytes of a regular file, base64; OSError for anything else."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+            raise OSError(errno.EINVAL, f"it is {kind}")
+        chunks = []
+        while limit > 0:
+            chunk = os.read(fd, min(limit, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            limit -= len(chunk)
+        return b64(b"".join(chunks))
+    finally:
+        os.close(fd)
 
 
 def disk_full(path="/sandbox"):
