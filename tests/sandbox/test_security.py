@@ -269,10 +269,22 @@ def test_workspace_within_its_caps_is_accepted() -> None:
     check_workspace_capped({"bytes": 2_089_787_392, "files": 200_192}, Limits(), "box")
 
 
+NPROC = [{"Name": "nproc", "Soft": 64, "Hard": 64}]
+
+
 def test_container_under_runc_when_gvisor_was_configured_is_refused() -> None:
     with pytest.raises(SecurityError, match="runtime is 'runc', not 'runsc'"):
-        check_container_hardened(_attrs(), "v1", "runsc")
-    check_container_hardened(_attrs(Runtime="runsc"), "v1", "runsc")
+        check_container_hardened(_attrs(Ulimits=NPROC), "v1", "runsc")
+    check_container_hardened(_attrs(Runtime="runsc", Ulimits=NPROC), "v1", "runsc")
+
+
+def test_gvisor_guest_without_a_process_limit_is_refused() -> None:
+    # gVisor's guest processes are outside the pids cgroup: a fork bomb needs RLIMIT_NPROC
+    with pytest.raises(SecurityError, match="no process limit"):
+        check_container_hardened(_attrs(Runtime="runsc"), "v1", "runsc")
+    with pytest.raises(SecurityError, match="no process limit"):
+        unbounded = [{"Name": "nproc", "Soft": 10**6, "Hard": 10**6}]
+        check_container_hardened(_attrs(Runtime="runsc", Ulimits=unbounded), "v1", "runsc")
 
 
 def test_limits_accept_stricter_values() -> None:

@@ -133,6 +133,11 @@ def check_container_hardened(attrs: Mapping[str, Any], volume: str, runtime: str
         problems.append("runs as root")
     if not hc.get("PidsLimit") or not hc.get("Memory"):
         problems.append("pids or memory limit missing")
+    if runtime == "runsc" and not any(
+        u.get("Name") == "nproc" and 0 < u.get("Hard", 0) <= hc.get("PidsLimit", 0)
+        for u in hc.get("Ulimits") or []
+    ):  # gVisor's guest processes are not in the pids cgroup: RLIMIT_NPROC holds them
+        problems.append("no process limit (nproc) for the gVisor guest")
     if hc.get("MemorySwap") != hc.get("Memory"):
         problems.append("swap is not disabled")
     if (hc.get("LogConfig") or {}).get("Type") != "none":

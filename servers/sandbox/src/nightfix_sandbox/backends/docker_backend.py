@@ -13,7 +13,7 @@ from typing import Any
 
 import docker
 import docker.errors
-from docker.types import LogConfig, Mount
+from docker.types import LogConfig, Mount, Ulimit
 
 from nightfix_sandbox.backends import Box, RawExec
 from nightfix_sandbox.backends.command_channel import GONE, CommandChannel
@@ -88,7 +88,7 @@ class DockerBackend:
                 read_only=True,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges:true"],
-                pids_limit=lim.pids,
+                **_pid_limits(lim.pids, self.runtime),
                 mem_limit=f"{lim.memory_mb}m",
                 memswap_limit=f"{lim.memory_mb}m",
                 nano_cpus=int(lim.cpus * 1e9),
@@ -128,9 +128,37 @@ class DockerBackend:
         return channel
 
     def run(self, box: Box, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
-        reply = self._channel(box).request("run", deadline_s, **request)
+        try:
+            reply = self._channel(box).request("run", deadline_s, **request)
+        except SandboxError as exc:
+            if str(exc) != GONE:
+                raise
+            raise SandboxError(self._why_gone(box)) from None
         result: dict[str, Any] = reply["result"]
         return result
+
+    def _why_gone(self, box: Box) -> str:
+        """Why a container stopped answering, as precisely as Docker can tell."""
+        try:
+            state = self.client.api.inspect_container(box.container_id)["State"]
+        except docker.errors.APIError:
+            return GONE
+        if state.get("OOMKilled"):
+            return (
+                f"the sandbox ran out of memory ({self.limits.memory_mb} MiB) and was killed "
+                "whole (under gVisor its kernel counts too); create a new one"
+            )
+        if state.get("ExitCode") == 137:
+            return (
+                f"{GONE} (it was killed: out of memory ({self.limits.memory_mb} MiB), "
+                "or from outside)"
+            )
+        if self.runtime == "runsc":
+            return (
+                f"the sandbox stopped whole (gVisor exited with code {state.get('ExitCode')}; "
+                "most often a fork bomb reaching its host-task backstop); create a new one"
+            )
+        return f"{GONE} (it exited with code {state.get('ExitCode')})"
 
     def exec(
         self, box: Box, argv: list[str], *, user: str, env: dict[str, str], deadline_s: float
@@ -221,6 +249,24 @@ class DockerBackend:
             self._channels.clear()
         for channel in channels:
             channel.close("the sandbox server is shutting down")
+
+
+# Under gVisor the container's cgroup counts the sandbox kernel's host threads and the
+# ptrace platform's stub processes (thousands when a guest fork bomb is killed), not the
+# guest's processes. So the guest is held to the pids limit by gVisor's own RLIMIT_NPROC,
+# and the cgroup keeps a fixed backstop that bounds what one sandbox can take from the
+# host (16 sandboxes: half of a default pid_max of 32768). A sandbox that reaches it, or
+# its memory limit, is stopped whole: the call says so (`_why_gone`), the host is fine.
+RUNSC_HOST_TASKS = 1024
+
+
+def _pid_limits(pids: int, runtime: str) -> dict[str, Any]:
+    if runtime != "runsc":
+        return {"pids_limit": pids}
+    return {
+        "pids_limit": max(RUNSC_HOST_TASKS, pids),
+        "ulimits": [Ulimit(name="nproc", soft=pids, hard=pids)],
+    }
 
 
 def host_resources(client: docker.DockerClient, disk_root: Path) -> dict[str, float]:

@@ -15,6 +15,7 @@ Stdlib only; defines functions, runs nothing at import.
 import binascii
 import errno
 import os
+import resource
 import select
 import signal
 import stat
@@ -42,6 +43,22 @@ def oom_kills():
 
 def pid_limit_hits():
     return counter(["/sys/fs/cgroup/pids.events", "/sys/fs/cgroup/pids/pids.events"], "max")
+
+
+def nproc_saturated():
+    """True when this uid's processes fill RLIMIT_NPROC, the pids limit under gVisor
+    (which has no pids cgroup to read); never under runc, where it is unlimited."""
+    soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    if soft == resource.RLIM_INFINITY:
+        return False
+    uid, count = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                count += os.stat(f"/proc/{entry}").st_uid == uid  # noqa: PTH116
+            except OSError:
+                continue
+    return count >= soft - 2
 
 
 def kill_tagged(mark):
@@ -239,13 +256,14 @@ def supervise(argv, env, cwd, timeout, cap, tag, attach=""):
     for fd in bufs:
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     open_fds = set(bufs)
-    timed_out = False
+    timed_out = saturated = False
     status = None
     exited_at = None
     while open_fds:
         now = time.monotonic()
         if not timed_out and now >= deadline:
             timed_out = True
+            saturated = saturated or nproc_saturated()
             kill_tree(pid, mark)
             deadline = now + 5.0
         elif timed_out and now >= deadline:
@@ -263,7 +281,7 @@ def supervise(argv, env, cwd, timeout, cap, tag, attach=""):
                 open_fds.discard(fd)
     for fd in bufs:
         os.close(fd)
-    forked_too_much = pid_limit_hits() > pids0
+    forked_too_much = pid_limit_hits() > pids0 or saturated or nproc_saturated()
     if forked_too_much and not timed_out:
         # A command that hit the pids limit (a fork bomb) dies with its whole tree, even
         # when its first process already returned and the rest runs in the background.
