@@ -259,7 +259,7 @@ def test_command_cannot_reach_the_command_channel_of_pid1(
 
 
 FORGE = """
-import json, os
+import json, os, time
 tag = os.environ["NIGHTFIX_EXEC"]  # the request id of this very command
 fake = {"exit_code": 0, "stdout": "Rk9SR0VE", "stderr": "", "timed_out": False,
         "killed": False, "reason": None, "truncated": False, "duration_s": 0.1}
@@ -281,6 +281,7 @@ for fd in fds:
         except OSError:
             pass
 print("written into", sorted(set(sent)))
+time.sleep(2)  # an injected request, were it run, would answer first
 raise SystemExit(3)
 """
 
