@@ -10,6 +10,9 @@ All on the same local image (`nightfix-sandbox image build --offline`), nothing 
 2. A 200-test pytest suite: `run_tests` in a sandbox vs `pytest` directly on the host (ratio).
 3. Parallel sandboxes each running that suite on this machine's cores: suites/minute for
    1, 2, 3, 4 and 6 sandboxes, and where throughput stops growing.
+4. gVisor against runc, side by side: warm create + first exec, cold create + first exec
+   and the 200-test suite under `--runtime runsc` and `--runtime runc` (skipped, said so,
+   when Docker has no runsc; `--runtimes-only` runs just this part).
 
 Run: `python benchmarks/bench_sandbox.py [--rounds 20] [--quick]` (`make bench` runs it).
 Figures print as a table; raw numbers go to `benchmarks/results/sandbox.json` (gitignored).
@@ -33,7 +36,7 @@ from typing import Any
 import docker
 
 from nightfix_sandbox.backends.docker_backend import DockerBackend
-from nightfix_sandbox.config import SandboxConfig, default_image
+from nightfix_sandbox.config import Runtime, SandboxConfig, default_image
 from nightfix_sandbox.deps import DependencyImages
 from nightfix_sandbox.service import SandboxService
 
@@ -83,16 +86,20 @@ def timed(fn: Callable[[], Any]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def make_service(sources: dict[str, str], pool: int) -> tuple[SandboxService, DockerBackend]:
+def make_service(
+    sources: dict[str, str], pool: int, runtime: Runtime = "runc"
+) -> tuple[SandboxService, DockerBackend]:
     client = docker.from_env(timeout=300)
-    config = SandboxConfig(sources=sources, pool_size=pool, install_deps=False)
-    backend = DockerBackend(client, config.limits)
+    config = SandboxConfig(sources=sources, pool_size=pool, install_deps=False, runtime=runtime)
+    backend = DockerBackend(client, config.limits, config.runtime)
     service = SandboxService(config, backend, DependencyImages(client, config.image))
     return service, backend
 
 
-def bench_ours(repo: Path, rounds: int, pool: int, preload: bool = True) -> list[float]:
-    service, backend = make_service({"repo": str(repo)}, pool)
+def bench_ours(
+    repo: Path, rounds: int, pool: int, preload: bool = True, runtime: Runtime = "runc"
+) -> list[float]:
+    service, backend = make_service({"repo": str(repo)}, pool, runtime)
     service.start()
     if not preload:
         service.pool.max_preloaded = 0  # only blank warm containers: the code is copied in
@@ -187,10 +194,10 @@ def bench_llm_sandbox(repo: Path, rounds: int) -> list[float]:
     return samples[1:]
 
 
-def bench_suite(repo: Path, rounds: int) -> dict[str, Any]:
+def bench_suite(repo: Path, rounds: int, runtime: Runtime = "runc") -> dict[str, Any]:
     """Host and sandbox runs alternate, so load from elsewhere hits both alike."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    service, backend = make_service({"suite": str(repo)}, 0)
+    service, backend = make_service({"suite": str(repo)}, 0, runtime)
     service.start()
     host: list[float] = []
     boxed: list[float] = []
@@ -251,15 +258,80 @@ def bench_parallel(repo: Path, counts: list[int]) -> list[dict[str, float]]:
     return rows
 
 
+def bench_runtimes(repo: Path, suite: Path, rounds: int, suite_rounds: int) -> dict[str, Any]:
+    """gVisor (runsc) against runc: the same measurements, alternating runtimes."""
+    registered = docker.from_env().info().get("Runtimes") or {}
+    if "runsc" not in registered:
+        print("runsc is not registered with Docker: skipping gVisor vs runc", file=sys.stderr)
+        return {}
+    rows: dict[str, Any] = {}
+    for runtime in ("runc", "runsc"):
+        rt: Runtime = "runsc" if runtime == "runsc" else "runc"
+        rows[runtime] = {
+            "warm": bench_ours(repo, rounds, pool=1, runtime=rt),
+            "cold": bench_ours(repo, rounds, pool=0, runtime=rt),
+        }
+    for runtime, ms in bench_suite_pair(suite, suite_rounds).items():
+        rows[runtime]["suite"] = ms
+    print(f"\ngVisor vs runc ({rounds} rounds, load avg {os.getloadavg()[0]:.1f})")
+    print("| measure | runc | runsc | runsc / runc |\n|---|---:|---:|---:|")
+    for key, label in (("warm", "warm create + first exec"), ("cold", "cold create + first exec")):
+        a, b = (statistics.median(rows[r][key]) for r in ("runc", "runsc"))
+        pa, pb = (pct(rows[r][key], 95) for r in ("runc", "runsc"))
+        print(f"| {label}, p50 ms | {a:.0f} | {b:.0f} | {b / a:.1f}x |")
+        print(f"| {label}, p95 ms | {pa:.0f} | {pb:.0f} | {pb / pa:.1f}x |")
+    a, b = (rows[r]["suite"] for r in ("runc", "runsc"))
+    print(f"| 200-test suite (run_tests), median ms | {a:.0f} | {b:.0f} | {b / a:.1f}x |")
+    return rows
+
+
+def bench_suite_pair(repo: Path, rounds: int) -> dict[str, float]:
+    """`run_tests` of the suite under runc and runsc, alternating, so load hits both alike."""
+    pairs = {rt: make_service({"suite": str(repo)}, 0, rt) for rt in ("runc", "runsc")}
+    times: dict[str, list[float]] = {rt: [] for rt in pairs}
+    try:
+        ids = {}
+        for rt, (service, _) in pairs.items():
+            service.start()
+            ids[rt] = service.create("suite").sandbox_id
+        for _ in range(rounds):
+            for rt, (service, _) in pairs.items():
+                report = None
+
+                def once(svc: SandboxService = service, sid: str = ids[rt]) -> None:
+                    nonlocal report
+                    report = svc.run_tests(sid)
+
+                times[rt].append(timed(once))
+                assert report is not None and report.passed == 200, report
+    finally:
+        for service, backend in pairs.values():
+            service.close()
+            backend.close()
+    return {rt: statistics.median(xs) for rt, xs in times.items()}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="5 rounds, fewer parallel steps")
+    ap.add_argument("--runtimes-only", action="store_true", help="only gVisor vs runc")
     args = ap.parse_args()
     rounds = 5 if args.quick else max(20, args.rounds)
     subprocess.run(
         [str(BIN / "nightfix-sandbox"), "image", "build", "--offline", "--if-missing"], check=True
     )
+    if args.runtimes_only:
+        with tempfile.TemporaryDirectory(prefix="nf-bench-") as tmp:
+            rows = bench_runtimes(
+                small_repo(Path(tmp) / "small"),
+                suite_repo(Path(tmp) / "suite"),
+                rounds,
+                3 if args.quick else 9,
+            )
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "sandbox-runtimes.json").write_text(json.dumps(rows, indent=1))
+        return 0
     with tempfile.TemporaryDirectory(prefix="nf-bench-") as tmp:
         repo = small_repo(Path(tmp) / "small")
         suite = suite_repo(Path(tmp) / "suite")
@@ -275,6 +347,7 @@ def main() -> int:
             lat["(d) llm-sandbox session"] = bench_llm_sandbox(repo, rounds)
         suite_res = bench_suite(suite, 3 if args.quick else 9)
         par = bench_parallel(suite, [1, 2, 4] if args.quick else [1, 2, 3, 4, 6])
+        runtimes = bench_runtimes(repo, suite, rounds, 3 if args.quick else 9)
 
     print(f"\ncreate + first exec ({rounds} rounds, load avg {os.getloadavg()[0]:.1f})")
     print("| setup | p50 ms | p95 ms |\n|---|---:|---:|")
@@ -298,7 +371,10 @@ def main() -> int:
     print(f"throughput peaks at {best['sandboxes']} sandboxes on {os.cpu_count()} cores")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "sandbox.json").write_text(
-        json.dumps({"latency_ms": lat, "suite": suite_res, "parallel": par}, indent=1)
+        json.dumps(
+            {"latency_ms": lat, "suite": suite_res, "parallel": par, "runtimes": runtimes},
+            indent=1,
+        )
     )
     return 0
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
 from nightfix_sandbox.backends.docker_backend import DockerBackend
-from nightfix_sandbox.config import Limits, SandboxConfig, default_image
+from nightfix_sandbox.config import Limits, Runtime, SandboxConfig, default_image
 from nightfix_sandbox.deps import DependencyImages
 from nightfix_sandbox.service import SandboxService
 
@@ -73,24 +75,51 @@ def docker_client() -> docker.DockerClient:
 @pytest.fixture(scope="session")
 def strict_limits() -> Limits:
     """Stricter than the defaults, so hostile programs hit the limits quickly."""
-    return Limits(pids=64, memory_mb=256, cpus=0.5, tmp_mb=64, output_bytes=16384)
-
-
-@pytest.fixture(scope="session")
-def service(
-    sandbox_image: str, calc_repo: Path, docker_client: docker.DockerClient, strict_limits: Limits
-) -> Iterator[SandboxService]:
-    config = SandboxConfig(
-        sources={"calc": str(calc_repo)}, image=sandbox_image, limits=strict_limits, pool_size=1
+    return Limits(
+        pids=64,
+        memory_mb=256,
+        cpus=0.5,
+        tmp_mb=64,
+        output_bytes=16384,
+        disk_mb=128,
+        disk_files=5000,
     )
-    backend = DockerBackend(docker_client, config.limits)
-    svc = SandboxService(config, backend, DependencyImages(docker_client, sandbox_image))
+
+
+@contextlib.contextmanager
+def running_service(
+    image: str, repo: Path, client: docker.DockerClient, limits: Limits, runtime: Runtime
+) -> Iterator[SandboxService]:
+    """A started SandboxService over the calc repository, closed (nothing left) after."""
+    config = SandboxConfig(
+        sources={"calc": str(repo)}, image=image, limits=limits, pool_size=1, runtime=runtime
+    )
+    backend = DockerBackend(client, config.limits, config.runtime)
+    svc = SandboxService(config, backend, DependencyImages(client, image))
     svc.start()
     try:
         yield svc
     finally:
         svc.close()
         backend.close()
+
+
+@pytest.fixture(scope="session")
+def start_service(
+    sandbox_image: str, calc_repo: Path, docker_client: docker.DockerClient, strict_limits: Limits
+) -> Callable[[Runtime], contextlib.AbstractContextManager[SandboxService]]:
+    """Starts a service like `service`'s under a given runtime (runc, or gVisor's runsc)."""
+    return functools.partial(
+        running_service, sandbox_image, calc_repo, docker_client, strict_limits
+    )
+
+
+@pytest.fixture(scope="session")
+def service(
+    sandbox_image: str, calc_repo: Path, docker_client: docker.DockerClient, strict_limits: Limits
+) -> Iterator[SandboxService]:
+    with running_service(sandbox_image, calc_repo, docker_client, strict_limits, "runc") as svc:
+        yield svc
 
 
 @pytest.fixture

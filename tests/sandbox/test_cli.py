@@ -10,7 +10,9 @@ import docker
 import pytest
 
 from nightfix_sandbox.backends.docker_backend import DockerBackend
+from nightfix_sandbox.cli import pick_runtime
 from nightfix_sandbox.config import SandboxConfig
+from nightfix_sandbox.errors import ConfigError
 from nightfix_sandbox.image import import_rootfs
 from nightfix_sandbox.service import SandboxService
 
@@ -39,11 +41,33 @@ def test_image_build_if_missing_is_idempotent(sandbox_image: str) -> None:
 
 
 @pytest.mark.docker
-def test_serve_refuses_looser_limits_in_one_line(calc_repo: Path) -> None:
-    res = _run("serve", "--source", f"calc={calc_repo}", "--pids-limit", "100000")
+def test_serve_refuses_looser_output_cap_in_one_line(calc_repo: Path) -> None:
+    res = _run("serve", "--source", f"calc={calc_repo}", "--output-bytes", "100000000")
     assert res.returncode == 1
-    assert "limits can only be made stricter" in res.stderr
+    assert "this limit can only be made stricter" in res.stderr
     assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.docker
+def test_serve_refuses_limits_beyond_the_host_in_one_line(calc_repo: Path) -> None:
+    cores = docker.from_env().info()["NCPU"]
+    res = _run("serve", "--source", f"calc={calc_repo}", "--cpus", str(cores + 1))
+    assert res.returncode == 1
+    assert f"--cpus {cores + 1}.0 is more than the host's {cores} cores" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    res = _run("serve", "--source", f"calc={calc_repo}", "--memory-mb", str(1 << 24))
+    assert res.returncode == 1 and "MiB of memory" in res.stderr
+
+
+def test_runtime_auto_takes_gvisor_only_when_docker_has_it() -> None:
+    assert pick_runtime("auto", ["runc", "runsc"]) == "runsc"
+    assert pick_runtime("auto", ["runc"]) == "runc"
+    assert pick_runtime("runc", ["runc", "runsc"]) == "runc"
+
+
+def test_runtime_docker_does_not_have_is_refused() -> None:
+    with pytest.raises(ConfigError, match="--runtime runsc: Docker has no such runtime"):
+        pick_runtime("runsc", ["runc"])
 
 
 def test_serve_refuses_malformed_source_flag() -> None:

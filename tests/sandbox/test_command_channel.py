@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 
 import docker
 import pytest
@@ -92,3 +93,30 @@ def test_container_killed_from_outside_fails_the_waiting_command_clearly(
             service.exec(sid, "echo again")
     finally:
         service.destroy(sid)
+
+
+def test_unsigned_request_injected_into_the_channel_is_refused(
+    service: SandboxService, sandbox_id: str
+) -> None:
+    # What a command would send if it reached PID 1's stdin: a well-formed request without
+    # the channel's HMAC (or with a made-up one). PID 1 must run neither.
+    box = service._get(sandbox_id).box
+    backend = service.backend
+    assert isinstance(backend, DockerBackend)
+    channel = backend._channel(box)
+    for n, prefix in enumerate((b"", b"0" * 64 + b" ")):
+        request = json.dumps(
+            {
+                "id": f"injected{n}",
+                "op": "run",
+                "argv": ["touch", f"/tmp/injected{n}"],
+                "env": {},
+                "cwd": "/",
+                "timeout_s": 5,
+                "cap": 1024,
+            }
+        ).encode()
+        channel._sock.sendall(prefix + request + b"\n")
+    # a signed request sent after them is answered, so PID 1 has read (and refused) both
+    res = service.exec(sandbox_id, "ls /tmp/injected0 /tmp/injected1 2>&1; echo served")
+    assert res.stdout.count("No such file") == 2 and res.stdout.endswith("served\n"), res

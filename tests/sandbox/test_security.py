@@ -15,12 +15,14 @@ from nightfix_sandbox.security import (
     check_container_hardened,
     check_git_url,
     check_init_hardened,
+    check_limits_fit_host,
     check_patch_paths,
     check_realpath_in_workspace,
     check_ref_safe,
     check_sandbox_id,
     check_source_known,
     check_timeout,
+    check_workspace_capped,
     resolve_in_workspace,
 )
 from nightfix_sandbox.sources import reown_tar
@@ -132,6 +134,7 @@ def _attrs(**overrides: object) -> dict[str, object]:
         "Memory": 1 << 28,
         "MemorySwap": 1 << 28,
         "LogConfig": {"Type": "none", "Config": {}},
+        "Runtime": "runc",
     }
     hc.update(overrides)
     return {
@@ -202,20 +205,86 @@ def test_check_timeout_refuses_unbounded_commands(timeout: int) -> None:
         check_timeout(timeout, 600)
 
 
-@pytest.mark.parametrize(
-    "field",
-    [
-        {"pids": 100000},
-        {"memory_mb": 65536},
-        {"cpus": 2.0},
-        {"max_timeout_s": 3600},
-        {"output_bytes": 10**9},
-        {"tmp_mb": 4096},
-    ],
-)
-def test_limits_refuse_loosening_by_flags(field: dict[str, float]) -> None:
+@pytest.mark.parametrize("field", [{"output_bytes": 10**9}, {"tmp_mb": 4096}])
+def test_limits_refuse_loosening_output_and_tmp_by_flags(field: dict[str, float]) -> None:
     with pytest.raises(ValidationError, match="stricter"):
         Limits(**field)
+
+
+@pytest.mark.parametrize("field", [{"pids": 100000}, {"max_timeout_s": 10**6}])
+def test_limits_refuse_values_past_the_hard_bounds(field: dict[str, float]) -> None:
+    with pytest.raises(ValidationError, match="less than or equal"):
+        Limits(**field)
+
+
+HOST = {"cpus": 2, "memory_mb": 24000, "disk_free_mb": 80000}
+
+
+@pytest.mark.parametrize(
+    ("field", "problem"),
+    [
+        ({"cpus": 4.0}, "--cpus 4.0 is more than the host's 2 cores"),
+        ({"memory_mb": 65536}, "--memory-mb 65536 is more than the host's 24000 MiB of memory"),
+        ({"disk_mb": 10**6}, "--disk-mb 1000000 is more than the host's 80000 MiB free"),
+    ],
+)
+def test_limits_raised_beyond_the_host_are_refused(field: dict[str, float], problem: str) -> None:
+    with pytest.raises(SecurityError, match=problem):
+        check_limits_fit_host(Limits(**field), HOST)
+
+
+def test_limits_fail_closed_when_the_host_is_unknown() -> None:
+    with pytest.raises(SecurityError, match="unknown"):
+        check_limits_fit_host(Limits(), {"cpus": 2})
+
+
+def test_operator_may_raise_limits_up_to_the_host() -> None:
+    raised = Limits(cpus=2.0, memory_mb=8192, pids=4096, max_timeout_s=3600, disk_mb=20000)
+    assert check_limits_fit_host(raised, HOST) is raised
+
+
+def test_uncapped_workspace_on_the_host_disk_is_refused() -> None:
+    host_disk = {"bytes": 252 << 30, "files": 16_000_000}  # what statvfs shows on /
+    with pytest.raises(SecurityError, match="not capped by its filesystem"):
+        check_workspace_capped(host_disk, Limits(), "box")
+
+
+@pytest.mark.parametrize(
+    ("disk", "problem"),
+    [
+        ({"bytes": 2 << 30, "files": 100_000}, "MiB"),  # twice the 1024 MiB cap
+        ({"bytes": 1 << 30, "files": 5_000_000}, "files"),  # size capped, inodes not
+        (None, "could not be measured"),
+        ({"bytes": "1"}, "could not be measured"),
+    ],
+)
+def test_workspace_over_its_caps_or_unmeasured_is_refused(
+    disk: dict[str, object] | None, problem: str
+) -> None:
+    with pytest.raises(SecurityError, match=problem):
+        check_workspace_capped(disk, Limits(disk_mb=1024, disk_files=200_000), "box")
+
+
+def test_workspace_within_its_caps_is_accepted() -> None:
+    check_workspace_capped({"bytes": 2_089_787_392, "files": 200_192}, Limits(), "box")
+
+
+NPROC = [{"Name": "nproc", "Soft": 64, "Hard": 64}]
+
+
+def test_container_under_runc_when_gvisor_was_configured_is_refused() -> None:
+    with pytest.raises(SecurityError, match="runtime is 'runc', not 'runsc'"):
+        check_container_hardened(_attrs(Ulimits=NPROC), "v1", "runsc")
+    check_container_hardened(_attrs(Runtime="runsc", Ulimits=NPROC), "v1", "runsc")
+
+
+def test_gvisor_guest_without_a_process_limit_is_refused() -> None:
+    # gVisor's guest processes are outside the pids cgroup: a fork bomb needs RLIMIT_NPROC
+    with pytest.raises(SecurityError, match="no process limit"):
+        check_container_hardened(_attrs(Runtime="runsc"), "v1", "runsc")
+    with pytest.raises(SecurityError, match="no process limit"):
+        unbounded = [{"Name": "nproc", "Soft": 10**6, "Hard": 10**6}]
+        check_container_hardened(_attrs(Runtime="runsc", Ulimits=unbounded), "v1", "runsc")
 
 
 def test_limits_accept_stricter_values() -> None:

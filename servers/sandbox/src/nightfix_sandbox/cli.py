@@ -15,8 +15,17 @@ from typing import Any
 
 import click
 
-from nightfix_sandbox.config import Limits, SandboxConfig, default_image, parse_source
-from nightfix_sandbox.errors import SandboxError
+from nightfix_sandbox.config import (
+    Limits,
+    Runtime,
+    SandboxConfig,
+    cache_dir,
+    default_image,
+    parse_source,
+)
+from nightfix_sandbox.errors import ConfigError, SandboxError
+
+log = logging.getLogger("nightfix_sandbox")
 
 
 class _JsonFormatter(logging.Formatter):
@@ -55,6 +64,19 @@ def _docker() -> Any:
             f"cannot reach the Docker daemon ({type(exc).__name__}); start it, then retry"
         ) from exc
     return client
+
+
+def pick_runtime(choice: str, registered: list[str]) -> Runtime:
+    """The runtime sandboxes run under; `auto` takes gVisor when Docker has it."""
+    if choice == "auto":
+        choice = "runsc" if "runsc" in registered else "runc"
+        log.info("runtime auto: using %s (docker runtimes: %s)", choice, ", ".join(registered))
+    elif choice not in registered:
+        raise ConfigError(
+            f"--runtime {choice}: Docker has no such runtime (it has {', '.join(registered)}); "
+            "run scripts/ensure-docker.sh as root to register gVisor"
+        )
+    return "runsc" if choice == "runsc" else "runc"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -163,11 +185,33 @@ def image_build(offline: bool, if_missing: bool, name: str | None, base: str | N
     help="Default test command for run_tests [default: pytest with JUnit XML].",
 )
 @click.option("--no-deps", is_flag=True, help="Never build dependency images.")
-@click.option("--pids-limit", default=256, show_default=True, help="Max processes (<= 256).")
-@click.option("--memory-mb", default=1024, show_default=True, help="Memory MiB, no swap (<= 1024).")
-@click.option("--cpus", default=1.0, show_default=True, help="CPU cores (<= 1.0).")
 @click.option(
-    "--max-timeout", default=600, show_default=True, help="Max seconds per command (<= 600)."
+    "--runtime",
+    type=click.Choice(["runc", "runsc", "auto"]),
+    default="runc",
+    show_default=True,
+    help="OCI runtime: runc, or gVisor's runsc as a second wall; auto = runsc when Docker "
+    "has it registered.",
+)
+@click.option("--pids-limit", default=256, show_default=True, help="Max processes per sandbox.")
+@click.option(
+    "--memory-mb", default=1024, show_default=True, help="Memory MiB per sandbox, no swap."
+)
+@click.option("--cpus", default=1.0, show_default=True, help="CPU cores per sandbox.")
+@click.option(
+    "--max-timeout", default=600, show_default=True, help="Max seconds per command (<= 86400)."
+)
+@click.option(
+    "--disk-mb",
+    default=2048,
+    show_default=True,
+    help="Workspace filesystem size per sandbox, MiB (enforced by the filesystem).",
+)
+@click.option(
+    "--disk-files",
+    default=200_000,
+    show_default=True,
+    help="Files (inodes) a workspace can hold (enforced by the filesystem).",
 )
 @click.option(
     "--output-bytes",
@@ -186,20 +230,27 @@ def serve(
     max_sandboxes: int,
     test_command: str | None,
     no_deps: bool,
+    runtime: str,
     pids_limit: int,
     memory_mb: int,
     cpus: float,
     max_timeout: int,
     output_bytes: int,
+    disk_mb: int,
+    disk_files: int,
 ) -> None:
     """Serve the sandbox MCP tools for the named sources only.
 
-    Limits default to the loosest allowed values; flags can only make them stricter.
+    The operator may raise --memory-mb, --cpus, --pids-limit, --max-timeout, --disk-mb
+    and --disk-files up to what the Docker host has (more is refused at start-up);
+    --output-bytes only lowered. No tool call can loosen any limit.
     """
     from pydantic import ValidationError
 
+    from nightfix_sandbox.backends.docker_backend import available_runtimes, host_resources
     from nightfix_sandbox.errors import ImageError
     from nightfix_sandbox.image import image_exists
+    from nightfix_sandbox.security import check_limits_fit_host
     from nightfix_sandbox.server import build_server
     from nightfix_sandbox.sources import SourceRegistry
 
@@ -210,7 +261,11 @@ def serve(
             cpus=cpus,
             max_timeout_s=max_timeout,
             output_bytes=output_bytes,
+            disk_mb=disk_mb,
+            disk_files=disk_files,
         )
+        client = _docker()
+        check_limits_fit_host(limits, host_resources(client, cache_dir() / "disks"))
         config = SandboxConfig(
             sources=dict(parse_source(s) for s in sources),
             image=image_name or default_image(),
@@ -220,9 +275,10 @@ def serve(
             max_sandboxes=max_sandboxes,
             test_command=test_command,
             install_deps=not no_deps,
+            runtime=pick_runtime(runtime, available_runtimes(client)),
         )
         SourceRegistry(config.sources)  # refuses paths that are not git repositories
-        if not image_exists(_docker(), config.image):
+        if not image_exists(client, config.image):
             raise ImageError(
                 f"image {config.image} not found: run `nightfix-sandbox image build --offline`"
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -31,39 +32,53 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "nightfix-sandbox"
 
 
+Runtime = Literal["runc", "runsc"]
+# Bounds no flag can pass, whatever the host has (the host's own cores and memory are
+# checked when the backend starts: `security.check_limits_fit_host`).
+MAX_PIDS = 32768
+MAX_TIMEOUT_S = 86400
+# What the model reads back (output, /tmp) can only be made smaller than the defaults.
+ONLY_STRICTER = {"tmp_mb": 256, "output_bytes": 65536}
+
+
 class Limits(BaseModel):
-    """Per-container isolation limits. Defaults are the loosest allowed."""
+    """Per-container isolation limits, set by the operator only (server flags).
+
+    Memory, CPUs, pids, the timeout ceiling and the workspace disk may be raised up to
+    what the host has; output and /tmp only lowered. No tool call can change any of them:
+    a tool may only ask for less (a shorter timeout).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    pids: int = Field(default=256, ge=16, description="Maximum number of processes in a sandbox.")
+    pids: int = Field(
+        default=256, ge=16, le=MAX_PIDS, description="Maximum number of processes in a sandbox."
+    )
     memory_mb: int = Field(
         default=1024, ge=64, description="Memory limit in MiB; swap is disabled."
     )
     cpus: float = Field(default=1.0, gt=0, description="CPU quota, in cores.")
     tmp_mb: int = Field(default=256, ge=16, description="Size of the /tmp tmpfs in MiB.")
     max_timeout_s: int = Field(
-        default=600, ge=1, description="Upper bound for any command's timeout."
+        default=600, ge=1, le=MAX_TIMEOUT_S, description="Upper bound for any command's timeout."
     )
     output_bytes: int = Field(
         default=65536, ge=1024, description="Cap on stdout and on stderr of one command, in bytes."
     )
+    disk_mb: int = Field(
+        default=2048, ge=16, description="Size of a sandbox's workspace filesystem, in MiB."
+    )
+    disk_files: int = Field(
+        default=200_000, ge=1000, description="Files (inodes) a sandbox's workspace can hold."
+    )
 
     @model_validator(mode="after")
     def _only_stricter(self) -> Limits:
-        loosest = {
-            "pids": 256,
-            "memory_mb": 1024,
-            "cpus": 1.0,
-            "tmp_mb": 256,
-            "max_timeout_s": 600,
-            "output_bytes": 65536,
-        }
-        for name, bound in loosest.items():
+        for name, bound in ONLY_STRICTER.items():
             if getattr(self, name) > bound:
                 raise ValueError(
                     f"{name}={getattr(self, name)} is looser than the default {bound}; "
-                    "limits can only be made stricter"
+                    "this limit can only be made stricter"
                 )
         return self
 
@@ -88,6 +103,9 @@ class SandboxConfig(BaseModel):
     )
     install_deps: bool = Field(
         True, description="Build a dependency image for repos with requirements/pyproject."
+    )
+    runtime: Runtime = Field(
+        "runc", description="OCI runtime of every sandbox: runc, or gVisor's runsc."
     )
 
     @model_validator(mode="after")

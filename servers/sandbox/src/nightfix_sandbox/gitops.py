@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import shlex
 import tarfile
 import uuid
 
@@ -16,7 +17,7 @@ from nightfix_sandbox.backends import Box, ContainerBackend
 from nightfix_sandbox.config import BASE_GIT, SANDBOX_UID, STAGE, WORKSPACE
 from nightfix_sandbox.errors import PatchError, SandboxError
 from nightfix_sandbox.runner import run_helper
-from nightfix_sandbox.security import check_patch_paths
+from nightfix_sandbox.security import check_patch_paths, resolve_in_workspace
 
 GIT = [
     "git",
@@ -58,27 +59,59 @@ print(h.hexdigest())
 """
 
 
-# One root `docker exec` for the three git steps of `diff`; a NUL parts the diff (git shows
-# a file holding NUL as binary, so none is in the text) from the numstat.
+# Caps on what `diff` returns: a workspace with 300,000 changed files must not send the
+# model megabytes. The totals (files, lines) stay exact; only the listing and text are cut.
+DIFF_MAX_BYTES = 400_000
+DIFF_MAX_FILES = 1000
+
+# One root `docker exec` for the git steps of `diff`; NULs part the shortstat, the numstat
+# (at most DIFF_MAX_FILES + 1 lines) and the text (at most DIFF_MAX_BYTES + 1 bytes): git
+# shows a file holding NUL as binary, so none is in the text. `head` stops git early.
+# `add -N` (intent to add) and a diff of the work tree write no objects into the base
+# repository, which shares the workspace's capped filesystem: a full workspace (ENOSPC)
+# can still be diffed.
 _DIFF = (
-    'git "$@" add -A && git "$@" diff --cached --no-color --no-ext-diff HEAD'
-    ' && printf "\\0" && git "$@" diff --cached --numstat HEAD'
+    'git "$@" add -A -N && git "$@" diff --shortstat HEAD {paths}&& printf "\\0"'
+    ' && git "$@" diff --numstat HEAD {paths}| head -n {files} && printf "\\0"'
+    ' && git "$@" diff --no-color --no-ext-diff HEAD {paths}| head -c {size}'
 )
+_SHORTSTAT = re.compile(r"(\d+) (file|insertion|deletion)")
 
 
-def diff(backend: ContainerBackend, box: Box) -> tuple[str, list[str], int, int]:
-    """Unified git-style diff of the workspace against the base, plus counts."""
-    code, out, err = run_helper(backend, box, ["sh", "-c", _DIFF, "sh", *GIT[1:]], root=True)
-    if code != 0 or "\0" not in out:
+def diff(
+    backend: ContainerBackend, box: Box, path: str | None = None
+) -> tuple[str, list[str], int, int, str | None]:
+    """Unified git-style diff of the workspace against the base, plus counts.
+
+    Returns (text, files, added, removed, note); `note` says what was cut, if anything,
+    and how to narrow the diff (`path`: one file or directory of the workspace).
+    """
+    paths = ""
+    if path is not None:
+        rel = resolve_in_workspace(WORKSPACE, path)[len(WORKSPACE) + 1 :] or "."
+        paths = "-- " + shlex.quote(rel) + " "
+    script = _DIFF.format(files=DIFF_MAX_FILES + 1, size=DIFF_MAX_BYTES + 1, paths=paths)
+    code, out, err = run_helper(backend, box, ["sh", "-c", script, "sh", *GIT[1:]], root=True)
+    if code != 0 or out.count("\0") < 2:
         raise SandboxError(f"git diff in the sandbox failed: {err.strip()[-300:]}")
-    text, _, numstat = out.partition("\0")
-    files, added, removed = [], 0, 0
-    for line in numstat.splitlines():
-        a, r, path = line.split("\t", 2)
-        files.append(path)
-        added += int(a) if a.isdigit() else 0
-        removed += int(r) if r.isdigit() else 0
-    return text, files, added, removed
+    stat, numstat, text = out.split("\0", 2)
+    totals = {word: int(n) for n, word in _SHORTSTAT.findall(stat)}
+    files = [line.split("\t", 2)[2] for line in numstat.splitlines() if line.count("\t") >= 2]
+    notes = []
+    if len(files) > DIFF_MAX_FILES:
+        files = files[:DIFF_MAX_FILES]
+        notes.append(f"files_changed lists the first {DIFF_MAX_FILES} of {totals['file']} files")
+    if len(text.encode()) > DIFF_MAX_BYTES:
+        text = text.encode()[:DIFF_MAX_BYTES].decode("utf-8", "ignore")
+        notes.append(f"the diff text is cut at {DIFF_MAX_BYTES} bytes")
+    note = None
+    if notes:
+        note = (
+            f"[... nightfix: {'; '.join(notes)} ({totals.get('file', 0)} files changed in all). "
+            "Narrow it: diff with path='DIR_OR_FILE', or add generated files to .gitignore ...]"
+        )
+        text += ("\n" if text and not text.endswith("\n") else "") + note + "\n"
+    return text, files, totals.get("insertion", 0), totals.get("deletion", 0), note
 
 
 def digest(backend: ContainerBackend, box: Box) -> str:

@@ -79,6 +79,7 @@ class PatchResult(BaseModel):
 class FileList(BaseModel):
     files: list[str]
     truncated: bool = False
+    note: str | None = Field(None, description="What was cut, and how to narrow the listing.")
 
 
 class Match(BaseModel):
@@ -98,6 +99,8 @@ class DiffResult(BaseModel):
     files_changed: list[str]
     added_lines: int
     removed_lines: int
+    truncated: bool = False
+    note: str | None = Field(None, description="What was cut, and how to narrow the diff.")
 
 
 Outcome = Literal["passed", "failed", "error", "skipped"]

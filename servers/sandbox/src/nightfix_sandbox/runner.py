@@ -76,6 +76,9 @@ def _supervised(
     attached = base64.b64decode(data.pop("attachment", None) or "")
     data["stdout"] = base64.b64decode(data["stdout"]).decode("utf-8", "replace")
     data["stderr"] = base64.b64decode(data["stderr"]).decode("utf-8", "replace")
+    refused = data.pop("attachment_error", None)
+    if refused:  # e.g. a FIFO planted where the report goes: said, not waited for
+        data["stderr"] += f"\nnightfix: the report {refused}\n"
     return ExecResult.model_validate(data), attached
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from nightfix_sandbox.config import Limits
 from nightfix_sandbox.errors import SandboxError, SecurityError, UnknownSourceError
 
 _REF_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/~^@{}+-]{0,199}$")
@@ -102,11 +103,13 @@ def check_patch_paths(root: str, patch: str) -> list[str]:
     return paths
 
 
-def check_container_hardened(attrs: Mapping[str, Any], volume: str) -> None:
+def check_container_hardened(attrs: Mapping[str, Any], volume: str, runtime: str = "runc") -> None:
     """Inspect a created container and refuse to hand it out unless fully hardened."""
     hc = attrs.get("HostConfig", {})
     cfg = attrs.get("Config", {})
     problems = []
+    if hc.get("Runtime") != runtime:
+        problems.append(f"runtime is {hc.get('Runtime')!r}, not {runtime!r}")
     if hc.get("NetworkMode") != "none":
         problems.append("network is not 'none'")
     if not hc.get("ReadonlyRootfs"):
@@ -130,6 +133,11 @@ def check_container_hardened(attrs: Mapping[str, Any], volume: str) -> None:
         problems.append("runs as root")
     if not hc.get("PidsLimit") or not hc.get("Memory"):
         problems.append("pids or memory limit missing")
+    if runtime == "runsc" and not any(
+        u.get("Name") == "nproc" and 0 < u.get("Hard", 0) <= hc.get("PidsLimit", 0)
+        for u in hc.get("Ulimits") or []
+    ):  # gVisor's guest processes are not in the pids cgroup: RLIMIT_NPROC holds them
+        problems.append("no process limit (nproc) for the gVisor guest")
     if hc.get("MemorySwap") != hc.get("Memory"):
         problems.append("swap is not disabled")
     if (hc.get("LogConfig") or {}).get("Type") != "none":
@@ -151,6 +159,53 @@ def check_init_hardened(hello: Mapping[str, Any], name: str) -> None:
         problems.append("PID 1 is dumpable (its channel could be reached from inside)")
     if problems:
         raise SecurityError(f"sandbox {name} is not hardened: " + "; ".join(problems))
+
+
+def check_workspace_capped(disk: Mapping[str, Any] | None, limits: Limits, name: str) -> None:
+    """Refuse a sandbox whose workspace filesystem is larger than the operator's caps.
+
+    `disk` is what PID 1 measured with statvfs on /sandbox from inside the container
+    (`bytes`, `files`): the capacity the filesystem really enforces, not what was asked
+    for. A workspace on the host's disk (no cap) shows the host disk's size and is refused.
+    """
+    if not disk or not isinstance(disk.get("bytes"), int) or not isinstance(disk.get("files"), int):
+        raise SecurityError(f"sandbox {name}: the workspace's capacity could not be measured")
+    problems = []
+    if not 0 < disk["bytes"] <= limits.disk_mb << 20:
+        problems.append(f"{disk['bytes'] >> 20} MiB (cap {limits.disk_mb} MiB)")
+    if not 0 < disk["files"] <= limits.disk_files + _INODE_ROUNDING:
+        problems.append(f"{disk['files']} files (cap {limits.disk_files})")
+    if problems:
+        raise SecurityError(
+            f"sandbox {name}: the workspace is not capped by its filesystem: " + "; ".join(problems)
+        )
+
+
+# mkfs.ext4 rounds the inode count up to fill whole inode tables (one per block group).
+_INODE_ROUNDING = 8192
+
+
+def check_limits_fit_host(limits: Limits, host: Mapping[str, Any]) -> Limits:
+    """The operator may raise limits up to what the host has, never beyond.
+
+    `host`: `cpus` and `memory_mb` as the Docker daemon reports them, `disk_free_mb` of
+    the filesystem holding the workspace disks. Unknown host figures refuse (fail closed).
+    """
+    problems = []
+    for key, flag, unit in (
+        ("cpus", "--cpus", "cores"),
+        ("memory_mb", "--memory-mb", "MiB of memory"),
+        ("disk_mb", "--disk-mb", "MiB free for workspaces"),
+    ):
+        have = host.get("disk_free_mb" if key == "disk_mb" else key)
+        want = getattr(limits, key)
+        if not isinstance(have, int | float) or have <= 0:
+            problems.append(f"the host's {unit} are unknown")
+        elif want > have:
+            problems.append(f"{flag} {want} is more than the host's {have:g} {unit}")
+    if problems:
+        raise SecurityError("limits refused: " + "; ".join(problems) + "; lower them")
+    return limits
 
 
 MAX_COMMAND_BYTES = 131_071  # Linux's limit on one argument (MAX_ARG_STRLEN), less its NUL

@@ -72,7 +72,7 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
     @asynccontextmanager
     async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
         docker_client = client or docker.from_env(timeout=120)
-        backend = DockerBackend(docker_client, config.limits)
+        backend = DockerBackend(docker_client, config.limits, config.runtime)
         service = SandboxService(config, backend, DependencyImages(docker_client, config.image))
         try:
             service.start()
@@ -110,7 +110,9 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
     def exec(
         sandbox_id: Id,
         command: Annotated[str, Field(description="Shell command, run with sh -c.")],
-        timeout_s: Annotated[int, Field(ge=1, le=600, description="Seconds.")] = 60,
+        timeout_s: Annotated[
+            int, Field(ge=1, description="Seconds, up to the operator's --max-timeout.")
+        ] = 60,
     ) -> ExecResult:
         """Run a shell command in the workspace as the non-root user, without network."""
         return svc().exec(sandbox_id, command, timeout_s)
@@ -168,9 +170,17 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
 
     @mcp.tool(annotations=READ)
     @_domain
-    def diff(sandbox_id: Id) -> DiffResult:
-        """Unified diff of the workspace against the commit the sandbox started from."""
-        return svc().diff(sandbox_id)
+    def diff(
+        sandbox_id: Id,
+        path: Annotated[
+            str | None, Field(description="Only this workspace file or directory.")
+        ] = None,
+    ) -> DiffResult:
+        """Unified diff of the workspace against the commit the sandbox started from.
+
+        Capped (bytes and files); `note` says what was cut and how to narrow it.
+        """
+        return svc().diff(sandbox_id, path)
 
     @mcp.tool(annotations=WRITE)
     @_domain
@@ -183,7 +193,9 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         command: Annotated[
             str | None, Field(description="Test command (default: the repository's runner).")
         ] = None,
-        timeout_s: Annotated[int, Field(ge=1, le=600)] = 600,
+        timeout_s: Annotated[
+            int, Field(ge=1, description="Seconds; at most the operator's limit.")
+        ] = 600,
         report: Annotated[
             Literal["summary", "all"],
             Field(description="all: also every test id with its outcome."),

@@ -217,16 +217,18 @@ class SandboxService:
     ) -> SearchResult:
         return workspace.search(self.backend, self._get(sandbox_id).box, pattern, glob, regex)
 
-    def diff(self, sandbox_id: str) -> DiffResult:
+    def diff(self, sandbox_id: str, path: str | None = None) -> DiffResult:
         sb = self._get(sandbox_id)
         with sb.lock:
-            text, files, added, removed = gitops.diff(self.backend, sb.box)
+            text, files, added, removed, note = gitops.diff(self.backend, sb.box, path)
         return DiffResult(
             base_commit=sb.info.commit,
             diff=text,
             files_changed=files,
             added_lines=added,
             removed_lines=removed,
+            truncated=note is not None,
+            note=note,
         )
 
     def run_tests(

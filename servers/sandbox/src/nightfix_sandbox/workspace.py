@@ -77,12 +77,29 @@ def write_file(backend: ContainerBackend, box: Box, path: str, content: str) -> 
     return WriteResult(path=_rel(full), bytes_written=int(data["bytes_written"]))
 
 
+LIST_MAX_FILES = 2000
+LIST_MAX_BYTES = 200_000  # of path names: 2000 deep paths must not flood the model either
+
+
 def list_files(
-    backend: ContainerBackend, box: Box, path: str, glob: str | None, limit: int = 2000
+    backend: ContainerBackend,
+    box: Box,
+    path: str,
+    glob: str | None,
+    limit: int = LIST_MAX_FILES,
+    max_bytes: int = LIST_MAX_BYTES,
 ) -> FileList:
     full = resolve_in_workspace(WORKSPACE, path)
-    data = _op(backend, box, {"op": "list", "path": full, "glob": glob, "limit": limit})
-    return FileList(**data)
+    spec = {"op": "list", "path": full, "glob": glob, "limit": limit, "max_bytes": max_bytes}
+    data = _op(backend, box, spec)
+    listing = FileList(**data)
+    if listing.truncated:
+        listing.note = (
+            f"[... nightfix: listing cut after {len(listing.files)} files (caps: {limit} "
+            f"files, {max_bytes} bytes of names). Narrow it: list_files with path='SUBDIR' "
+            "or glob='*.py' ...]"
+        )
+    return listing
 
 
 def search(

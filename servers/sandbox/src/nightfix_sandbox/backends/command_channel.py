@@ -5,13 +5,24 @@ and answers one JSON reply per line on its stdout, each carrying the request's i
 reader thread per channel demultiplexes Docker's stream frames and hands each reply to
 the caller waiting for it, so several requests can be in flight at once. A command costs
 one round trip on an open socket instead of a `docker exec` (create, start, inspect).
+
+Every line in both directions is `<hmac> <json>`: an HMAC-SHA256 under a key made here and
+handed to PID 1 in the first request (`hello`), before any command runs. PID 1 and the
+supervisors keep it in memory only, which the sandbox user cannot read (not dumpable).
+Where a runtime still lets the sandbox user open PID 1's file descriptors (gVisor's
+/proc/1/fd), a line it writes into the channel or into a supervisor's result pipe has no
+valid HMAC and is refused, so it cannot forge a command's result.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
+import re
+import secrets
 import socket
 import threading
 import uuid
@@ -25,6 +36,7 @@ from nightfix_sandbox.errors import SandboxError
 
 log = logging.getLogger(__name__)
 GONE = "the sandbox container is gone; create a new one"
+_SIGNED = re.compile(rb"([0-9a-f]{64}) \{")
 
 
 class CommandChannel:
@@ -36,6 +48,7 @@ class CommandChannel:
         self._sock: socket.socket = stream._sock
         self._sock.settimeout(None)  # replies may be minutes apart (a long test run)
         self._name = name
+        self._key = secrets.token_bytes(32)
         self._lock = threading.Lock()  # guards _waiting and _closed
         self._send_lock = threading.Lock()  # one request on the wire at a time
         self._waiting: dict[str, Future[dict[str, Any]]] = {}
@@ -49,7 +62,10 @@ class CommandChannel:
         waiter: Future[dict[str, Any]] = Future()
         # ASCII-only JSON: no raw control byte ever reaches the stream, so Docker's detach
         # keys (ctrl-p ctrl-q) cannot appear in a request and cut the channel.
-        line = json.dumps({"id": rid, "op": op, **fields}, ensure_ascii=True).encode() + b"\n"
+        if op == "hello":
+            fields = {**fields, "key": self._key.hex()}
+        payload = json.dumps({"id": rid, "op": op, **fields}, ensure_ascii=True).encode()
+        line = self._mac(payload) + b" " + payload + b"\n"
         with self._lock:
             if self._closed:
                 raise SandboxError(self._closed)
@@ -72,6 +88,21 @@ class CommandChannel:
         if not reply.get("ok"):
             raise SandboxError(f"the sandbox refused the request: {reply.get('error')}")
         return reply
+
+    def _authentic(self, line: bytes) -> bytes | None:
+        """The payload of the signed `<hmac> <json>` in line, or None.
+
+        Bytes written ahead of a genuine line (from inside, without a newline) are skipped:
+        the first position where a valid HMAC starts wins; nothing unsigned ever does.
+        """
+        for m in _SIGNED.finditer(line):
+            payload = line[m.end() - 1 :]
+            if hmac.compare_digest(m.group(1), self._mac(payload)):
+                return payload
+        return None
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, payload, hashlib.sha256).hexdigest().encode()
 
     def close(self, why: str = GONE) -> None:
         """Fail every waiting request and close the socket (idempotent)."""
@@ -107,8 +138,12 @@ class CommandChannel:
         """Hand every complete line in buf to its waiter; return what is left."""
         lines = bytes(buf).split(b"\n")
         for line in lines[:-1]:
+            payload = self._authentic(line)
+            if payload is None:
+                log.warning("sandbox %s: a reply without a valid HMAC; ignored", self._name)
+                continue
             try:
-                reply = json.loads(line)
+                reply = json.loads(payload)
                 rid = reply["id"]
             except (ValueError, KeyError, TypeError):
                 log.warning("sandbox %s sent an unreadable reply; ignored", self._name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import os
+import shutil
 import threading
 import uuid
 from pathlib import Path
@@ -12,14 +13,20 @@ from typing import Any
 
 import docker
 import docker.errors
-from docker.types import LogConfig, Mount
+from docker.types import LogConfig, Mount, Ulimit
 
 from nightfix_sandbox.backends import Box, RawExec
 from nightfix_sandbox.backends.command_channel import GONE, CommandChannel
-from nightfix_sandbox.config import LABEL, SANDBOX_ROOT, SANDBOX_UID, Limits
+from nightfix_sandbox.backends.disks import LoopDisks
+from nightfix_sandbox.config import LABEL, SANDBOX_ROOT, SANDBOX_UID, Limits, cache_dir
 from nightfix_sandbox.errors import SandboxError
 from nightfix_sandbox.incontainer import script
-from nightfix_sandbox.security import check_container_hardened, check_init_hardened
+from nightfix_sandbox.security import (
+    check_container_hardened,
+    check_init_hardened,
+    check_limits_fit_host,
+    check_workspace_capped,
+)
 
 log = logging.getLogger(__name__)
 # PID 1 gets the supervisor's text as argv[1] (see incontainer/init.py).
@@ -41,9 +48,19 @@ OWNER = f"{os.getpid()}:{_proc_start(os.getpid())}"
 class DockerBackend:
     """Creates containers with every isolation setting of the issue; nothing is optional."""
 
-    def __init__(self, client: docker.DockerClient, limits: Limits) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        limits: Limits,
+        runtime: str = "runc",
+        disk_root: Path | None = None,
+    ) -> None:
         self.client = client
-        self.limits = limits
+        self.disks = LoopDisks(
+            disk_root or cache_dir() / "disks", OWNER, limits.disk_mb, limits.disk_files
+        )
+        self.limits = check_limits_fit_host(limits, host_resources(client, self.disks.root))
+        self.runtime = runtime
         self._pool = concurrent.futures.ThreadPoolExecutor(8, thread_name_prefix="nf-exec")
         self._channels: dict[str, CommandChannel] = {}
         self._channels_lock = threading.Lock()
@@ -54,22 +71,24 @@ class DockerBackend:
     def create(self, image: str, labels: dict[str, str]) -> Box:
         name = f"nightfix-{uuid.uuid4().hex[:12]}"
         all_labels = self._labels(labels)
-        self.client.volumes.create(name=name, labels=all_labels)
         lim = self.limits
         container_id = name
         try:
+            options = self.disks.make(name)
+            self.client.volumes.create(name=name, driver_opts=options, labels=all_labels)
             container = self.client.containers.create(
                 image,
                 command=_INIT_COMMAND,
                 name=name,
                 labels=all_labels,
+                runtime=self.runtime,
                 user=f"{SANDBOX_UID}:{SANDBOX_UID}",
                 working_dir=f"{SANDBOX_ROOT}/workspace",
                 network_mode="none",
                 read_only=True,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges:true"],
-                pids_limit=lim.pids,
+                **_pid_limits(lim.pids, self.runtime),
                 mem_limit=f"{lim.memory_mb}m",
                 memswap_limit=f"{lim.memory_mb}m",
                 nano_cpus=int(lim.cpus * 1e9),
@@ -83,11 +102,12 @@ class DockerBackend:
             )
             container_id = container.id or name
             # `containers.create` already inspected it: attrs are the created container's.
-            check_container_hardened(container.attrs, name)
+            check_container_hardened(container.attrs, name, self.runtime)
             container.start()
             box = Box(container_id=container_id, volume=name, image=image, labels=all_labels)
             hello = self._channel(box).request("hello", deadline_s=30)
             check_init_hardened(hello, name)
+            check_workspace_capped(hello.get("disk"), lim, name)
         except BaseException:
             self._remove_ids(container_id, name)
             raise
@@ -108,9 +128,37 @@ class DockerBackend:
         return channel
 
     def run(self, box: Box, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
-        reply = self._channel(box).request("run", deadline_s, **request)
+        try:
+            reply = self._channel(box).request("run", deadline_s, **request)
+        except SandboxError as exc:
+            if str(exc) != GONE:
+                raise
+            raise SandboxError(self._why_gone(box)) from None
         result: dict[str, Any] = reply["result"]
         return result
+
+    def _why_gone(self, box: Box) -> str:
+        """Why a container stopped answering, as precisely as Docker can tell."""
+        try:
+            state = self.client.api.inspect_container(box.container_id)["State"]
+        except docker.errors.APIError:
+            return GONE
+        if state.get("OOMKilled"):
+            return (
+                f"the sandbox ran out of memory ({self.limits.memory_mb} MiB) and was killed "
+                "whole (under gVisor its kernel counts too); create a new one"
+            )
+        if state.get("ExitCode") == 137:
+            return (
+                f"{GONE} (it was killed: out of memory ({self.limits.memory_mb} MiB), "
+                "or from outside)"
+            )
+        if self.runtime == "runsc":
+            return (
+                f"the sandbox stopped whole (gVisor exited with code {state.get('ExitCode')}; "
+                "most often a fork bomb reaching its host-task backstop); create a new one"
+            )
+        return f"{GONE} (it exited with code {state.get('ExitCode')})"
 
     def exec(
         self, box: Box, argv: list[str], *, user: str, env: dict[str, str], deadline_s: float
@@ -171,6 +219,7 @@ class DockerBackend:
             pass
         except docker.errors.APIError as exc:
             log.warning("removing volume %s failed: %s", volume, exc)
+        self.disks.release(volume)
 
     def live_boxes(self) -> list[dict[str, Any]]:
         """Containers this server process owns (for tests and list_sandboxes)."""
@@ -188,8 +237,9 @@ class DockerBackend:
             if _is_orphan(v.get("Labels") or {}):
                 self._remove_ids(v["Name"], v["Name"])
                 removed += 1
+        removed += self.disks.remove_orphans(lambda owner: _is_orphan({f"{LABEL}.owner": owner}))
         if removed:
-            log.info("removed %d orphaned sandbox containers/volumes", removed)
+            log.info("removed %d orphaned sandbox containers/volumes/disks", removed)
         return removed
 
     def close(self) -> None:
@@ -199,6 +249,42 @@ class DockerBackend:
             self._channels.clear()
         for channel in channels:
             channel.close("the sandbox server is shutting down")
+
+
+# Under gVisor the container's cgroup counts the sandbox kernel's host threads and the
+# ptrace platform's stub processes (thousands when a guest fork bomb is killed), not the
+# guest's processes. So the guest is held to the pids limit by gVisor's own RLIMIT_NPROC,
+# and the cgroup keeps a fixed backstop that bounds what one sandbox can take from the
+# host (16 sandboxes: half of a default pid_max of 32768). A sandbox that reaches it, or
+# its memory limit, is stopped whole: the call says so (`_why_gone`), the host is fine.
+RUNSC_HOST_TASKS = 1024
+
+
+def _pid_limits(pids: int, runtime: str) -> dict[str, Any]:
+    if runtime != "runsc":
+        return {"pids_limit": pids}
+    return {
+        "pids_limit": max(RUNSC_HOST_TASKS, pids),
+        "ulimits": [Ulimit(name="nproc", soft=pids, hard=pids)],
+    }
+
+
+def host_resources(client: docker.DockerClient, disk_root: Path) -> dict[str, float]:
+    """What the Docker host has: cores and memory (as dockerd reports), disk for workspaces."""
+    info = client.info()
+    probe = disk_root
+    while not probe.exists():
+        probe = probe.parent
+    return {
+        "cpus": info.get("NCPU") or 0,
+        "memory_mb": (info.get("MemTotal") or 0) >> 20,
+        "disk_free_mb": shutil.disk_usage(probe).free >> 20,
+    }
+
+
+def available_runtimes(client: docker.DockerClient) -> list[str]:
+    """OCI runtimes registered with the Docker daemon (e.g. runc, runsc)."""
+    return sorted((client.info().get("Runtimes") or {}).keys())
 
 
 def _is_orphan(labels: dict[str, str]) -> bool:

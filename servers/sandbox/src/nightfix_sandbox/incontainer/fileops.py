@@ -97,11 +97,14 @@ def op_list(s):
     base = inside(s["path"])
     if not os.path.isdir(base):
         raise Refused(f"{rel(s['path'])} is not a directory")
-    files = []
+    files: list = []
+    size = 0
     for full in walk(base, s.get("glob")):
-        files.append(rel(full))
-        if len(files) >= int(s["limit"]):
+        name = rel(full)
+        size += len(name.encode("utf-8", "surrogateescape")) + 1
+        if len(files) >= int(s["limit"]) or size > int(s["max_bytes"]):
             return {"files": files, "truncated": True}
+        files.append(name)
     return {"files": files, "truncated": False}
 
 

@@ -11,7 +11,11 @@ Why code under test, which runs as the same uid, cannot reach this channel:
 - the kernel delivers no signal to a PID namespace's init from inside the namespace
   unless init handles it, and the only one handled is SIGCHLD (it reaps every exited
   child at once, so zombies never eat the pids limit);
-- a command's stdin is /dev/null and its stdout/stderr are pipes to its supervisor.
+- a command's stdin is /dev/null and its stdout/stderr are pipes to its supervisor;
+- every line is `<hmac> <json>` under a key the host sends in `hello`, before any command
+  runs, kept in memory only: where a runtime still lets the sandbox user open PID 1's
+  descriptors (gVisor's /proc/1/fd), what it writes into the channel or into a
+  supervisor's result pipe has no valid HMAC and is refused.
 """
 
 # A stdlib-only script executed as the container's command by `python3 -I -S -c`.
@@ -19,8 +23,11 @@ Why code under test, which runs as the same uid, cannot reach this channel:
 # mypy: disable-error-code="no-untyped-def"
 
 import ctypes
+import hashlib
+import hmac
 import json
 import os
+import re
 import select
 import signal
 import sys
@@ -33,6 +40,28 @@ exec(compile(sys.argv[1], "supervisor.py", "exec"), _supervisor)
 supervise = _supervisor["supervise"]
 pending: dict = {}  # result pipe fd -> [request id, bytes so far, supervisor pid]
 supervisors: set = set()  # pids of the supervisors still running a command
+channel: dict = {}  # "key": the HMAC key the host sent in its first request (hello)
+
+
+def mac(payload):
+    return hmac.new(channel["key"], payload, hashlib.sha256).hexdigest().encode()
+
+
+SIGNED = re.compile(rb"([0-9a-f]{64}) \{")
+
+
+def authentic(line):
+    """The JSON payload of the signed `<hmac> <json>` in line, or None.
+
+    Bytes written ahead of a genuine line (from inside, without a newline) are skipped:
+    the first position where a valid HMAC starts wins; nothing unsigned ever does.
+    """
+    line = bytes(line).strip()
+    for m in SIGNED.finditer(line) if "key" in channel else ():
+        payload = line[m.end() - 1 :]
+        if hmac.compare_digest(m.group(1), mac(payload)):
+            return payload
+    return None
 
 
 def reap(*_):
@@ -87,6 +116,15 @@ def sweep():
         time.sleep(0.05)
 
 
+def capacity(path):
+    """What the filesystem at `path` really holds (the host checks it against its caps)."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return {"bytes": st.f_blocks * st.f_frsize, "files": st.f_files}
+
+
 def warn(message):
     try:
         os.write(2, (message + "\n").encode())
@@ -101,14 +139,15 @@ def write_all(fd, data):
 
 
 def send(reply, fd=1):
-    """One reply line: to the host (stdout), or from a supervisor to PID 1 (its pipe)."""
-    write_all(fd, (json.dumps(reply) + "\n").encode())
+    """One signed reply line: to the host (stdout), or from a supervisor to PID 1."""
+    payload = json.dumps(reply).encode()
+    write_all(fd, mac(payload) + b" " + payload + b"\n")
 
 
 def failed(why, reason):
     """The result of a command that never ran to the end under its supervisor."""
     return _supervisor["result"](
-        137 if reason == "supervisor_killed" else 126,
+        137 if reason in ("supervisor_killed", "result_tampered") else 126,
         b"",
         f"nightfix: {why}\n".encode(),
         timed_out=False,
@@ -181,10 +220,28 @@ def run(req):
     pending[r] = [req["id"], bytearray(), pid]
 
 
+def first_hello(line):
+    """Take the key from the host's first request, which no command can precede."""
+    _, _, payload = line.partition(b" ")
+    req = json.loads(payload)
+    if not isinstance(req, dict) or req.get("op") != "hello":
+        raise ValueError("the first request must be hello")
+    channel["key"] = bytes.fromhex(req["key"])
+    if authentic(line) is None:
+        del channel["key"]
+        raise ValueError("hello's HMAC does not match its key")
+
+
 def handle(line):
     rid = None
     try:
-        req = json.loads(line)
+        if "key" not in channel:
+            first_hello(line)
+        payload = authentic(line)
+        if payload is None:  # id None: no waiting request can be answered by it
+            send({"id": None, "ok": False, "error": "a request without a valid HMAC"})
+            return
+        req = json.loads(payload)
         if not isinstance(req, dict):
             raise ValueError("a request is a JSON object")
         rid = req.get("id")
@@ -197,6 +254,7 @@ def handle(line):
                     "ok": True,
                     "uid": os.getuid(),
                     "dumpable": _libc.prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
+                    "disk": capacity("/sandbox"),
                 }
             )
         elif req.get("op") == "run":
@@ -211,13 +269,25 @@ def finish(fd):
     rid, data, pid = pending.pop(fd)
     os.close(fd)
     supervisors.discard(pid)
+    payload = authentic(data)
     try:
-        reply = json.loads(data)  # already the reply line, id included: forwarded as it is
+        reply = json.loads(payload or b"")  # signed, id included: forwarded as it is
+        if reply.get("id") != rid:  # a genuine reply of another command, replayed
+            raise ValueError("reply to another request")
+        data = mac(payload) + b" " + payload + b"\n"
     except ValueError:
         why = "the command killed its supervisor; its processes were killed"
-        reply, data = {"id": rid, "ok": True, "result": failed(why, "supervisor_killed")}, None
+        reason = "supervisor_killed"
+        if data.strip():  # something else wrote into the supervisor's result pipe
+            why = "the command's result was tampered with; its processes were killed"
+            reason = "result_tampered"
+        reply, data = {"id": rid, "ok": True, "result": failed(why, reason)}, None
     result = reply.get("result") or {}
-    if result.get("timed_out") or result.get("reason") in ("pids_limit", "supervisor_killed"):
+    if result.get("timed_out") or result.get("reason") in (
+        "pids_limit",
+        "supervisor_killed",
+        "result_tampered",
+    ):
         sweep()
     if data is None:
         send(reply)

@@ -13,9 +13,12 @@ Stdlib only; defines functions, runs nothing at import.
 # mypy: disable-error-code="no-untyped-def"
 
 import binascii
+import errno
 import os
+import resource
 import select
 import signal
+import stat
 import time
 
 
@@ -40,6 +43,22 @@ def oom_kills():
 
 def pid_limit_hits():
     return counter(["/sys/fs/cgroup/pids.events", "/sys/fs/cgroup/pids/pids.events"], "max")
+
+
+def nproc_saturated():
+    """True when this uid's processes fill RLIMIT_NPROC, the pids limit under gVisor
+    (which has no pids cgroup to read); never under runc, where it is unlimited."""
+    soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    if soft == resource.RLIM_INFINITY:
+        return False
+    uid, count = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                count += os.stat(f"/proc/{entry}").st_uid == uid  # noqa: PTH116
+            except OSError:
+                continue
+    return count >= soft - 2
 
 
 def kill_tagged(mark):
@@ -105,19 +124,60 @@ def b64(data):
 
 
 def attachment(path):
-    """The file a command was asked to write (a JUnit report, at most 5 MB), then removed."""
+    """The file a command was asked to write (a JUnit report, at most 5 MB), then removed.
+
+    Returns (base64 text or None, why it was not read or None). The command chose what
+    lies at `path`: a FIFO would block a plain open() for ever and a symlink could point
+    anywhere, so it is opened without following a symlink and without blocking, and read
+    only if it then proves to be a regular file. Whatever it was, it is removed.
+    """
     if not path:
-        return None
+        return None, None
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(5_000_000)
-        os.unlink(path)
+        return read_regular(path, 5_000_000), None
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        why = "it is a symlink" if exc.errno == errno.ELOOP else exc.strerror
+        return None, f"{path} was not read: {why}; write the report as a regular file"
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def read_regular(path, limit):
+    """At most `limit` bytes of a regular file, base64; OSError for anything else."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+            raise OSError(errno.EINVAL, f"it is {kind}")
+        chunks = []
+        while limit > 0:
+            chunk = os.read(fd, min(limit, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            limit -= len(chunk)
+        return b64(b"".join(chunks))
+    finally:
+        os.close(fd)
+
+
+def disk_full(path="/sandbox"):
+    """True when the workspace filesystem has (almost) no blocks or no inodes left."""
+    try:
+        st = os.statvfs(path)
     except OSError:
-        return None
-    return b64(data)
+        return False
+    return st.f_bavail * st.f_frsize < (1 << 20) or st.f_favail == 0
 
 
 def result(code, out, err, *, timed_out, killed, reason, truncated, duration, attach=""):
+    attached, attach_error = attachment(attach)
     return {
         "exit_code": code,
         "stdout": b64(out),
@@ -127,7 +187,8 @@ def result(code, out, err, *, timed_out, killed, reason, truncated, duration, at
         "reason": reason,
         "truncated": truncated,
         "duration_s": round(duration, 3),
-        "attachment": attachment(attach),
+        "attachment": attached,
+        "attachment_error": attach_error,
     }
 
 
@@ -195,13 +256,14 @@ def supervise(argv, env, cwd, timeout, cap, tag, attach=""):
     for fd in bufs:
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     open_fds = set(bufs)
-    timed_out = False
+    timed_out = saturated = False
     status = None
     exited_at = None
     while open_fds:
         now = time.monotonic()
         if not timed_out and now >= deadline:
             timed_out = True
+            saturated = saturated or nproc_saturated()
             kill_tree(pid, mark)
             deadline = now + 5.0
         elif timed_out and now >= deadline:
@@ -219,7 +281,7 @@ def supervise(argv, env, cwd, timeout, cap, tag, attach=""):
                 open_fds.discard(fd)
     for fd in bufs:
         os.close(fd)
-    forked_too_much = pid_limit_hits() > pids0
+    forked_too_much = pid_limit_hits() > pids0 or saturated or nproc_saturated()
     if forked_too_much and not timed_out:
         # A command that hit the pids limit (a fork bomb) dies with its whole tree, even
         # when its first process already returned and the rest runs in the background.
@@ -242,6 +304,12 @@ def supervise(argv, env, cwd, timeout, cap, tag, attach=""):
         reason = "timeout"
     elif code < 0:
         reason = "signal:" + signal.Signals(-code).name
+    elif code != 0 and disk_full():
+        reason = "disk_full"
+        err += (
+            b"\nnightfix: the workspace is full (its filesystem's size or file-count cap); "
+            b"delete files, or ask the operator for a larger --disk-mb / --disk-files\n"
+        )
     return result(
         code if code >= 0 else 128 - code,
         out,
