@@ -31,6 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import demo_env
+from bench_sandbox import git_repo
 
 from nightfix.autonomy.verification import Gate, MemoryCache
 from nightfix.policy import ServerSpec, VerificationPolicy
@@ -57,17 +58,6 @@ new file mode 100644
 +def test_to_cents_does_not_lose_a_cent_to_float_error():
 +    assert to_cents(0.29) == 29
 """
-
-
-def git_repo(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    git = ["git", "-c", "user.name=b", "-c", "user.email=b@example.com"]
-    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=root, check=True)
-    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
-    subprocess.run([*git, "commit", "-qm", "bench"], cwd=root, check=True)
-    return root
 
 
 def ledger_repo(root: Path, files: int = 50, per_file: int = 20) -> Path:

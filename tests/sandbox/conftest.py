@@ -45,7 +45,7 @@ def make_repo(path: Path, files: dict[str, str]) -> Path:
     return path
 
 
-@pytest.fixture(name="make_repo")
+@pytest.fixture(name="make_repo", scope="session")
 def make_repo_fixture() -> object:
     """The `make_repo` helper, for tests that need their own repository."""
     return make_repo
@@ -88,11 +88,22 @@ def strict_limits() -> Limits:
 
 @contextlib.contextmanager
 def running_service(
-    image: str, repo: Path, client: docker.DockerClient, limits: Limits, runtime: Runtime
+    image: str,
+    repo: Path,
+    client: docker.DockerClient,
+    limits: Limits,
+    runtime: Runtime,
+    source: str = "calc",
+    pool_size: int = 1,
 ) -> Iterator[SandboxService]:
-    """A started SandboxService over the calc repository, closed (nothing left) after."""
+    """A started SandboxService over one repository (the calc one by default), closed
+    (nothing left) after."""
     config = SandboxConfig(
-        sources={"calc": str(repo)}, image=image, limits=limits, pool_size=1, runtime=runtime
+        sources={source: str(repo)},
+        image=image,
+        limits=limits,
+        pool_size=pool_size,
+        runtime=runtime,
     )
     backend = DockerBackend(client, config.limits, config.runtime)
     svc = SandboxService(config, backend, DependencyImages(client, image))
@@ -102,6 +113,12 @@ def running_service(
     finally:
         svc.close()
         backend.close()
+
+
+@pytest.fixture(scope="session")
+def run_service() -> Callable[..., contextlib.AbstractContextManager[SandboxService]]:
+    """`running_service`, for modules that serve a repository of their own."""
+    return running_service
 
 
 @pytest.fixture(scope="session")

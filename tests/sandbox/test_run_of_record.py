@@ -3,15 +3,14 @@ report that code under test cannot rewrite or redirect without being caught (rea
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 import docker
 import pytest
 
-from nightfix_sandbox.backends.docker_backend import DockerBackend
-from nightfix_sandbox.config import Limits, SandboxConfig
-from nightfix_sandbox.deps import DependencyImages
+from nightfix_sandbox.config import Limits
 from nightfix_sandbox.errors import SecurityError
 from nightfix_sandbox.service import SandboxService
 
@@ -56,28 +55,16 @@ def test_forger():
 def gate_service(
     sandbox_image: str,
     tmp_path_factory: pytest.TempPathFactory,
+    make_repo: Callable[[Path, dict[str, str]], Path],
+    run_service: Callable[..., AbstractContextManager[SandboxService]],
     docker_client: docker.DockerClient,
     strict_limits: Limits,
 ) -> Iterator[SandboxService]:
-    repo = tmp_path_factory.mktemp("gate")
-    for rel, text in FILES.items():
-        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-        (repo / rel).write_text(text)
-    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
-    subprocess.run([*git, "add", "-A"], check=True)
-    subprocess.run([*git, "commit", "-qm", "init"], check=True)
-    config = SandboxConfig(
-        sources={"app": str(repo)}, image=sandbox_image, limits=strict_limits, pool_size=0
-    )
-    backend = DockerBackend(docker_client, config.limits)
-    svc = SandboxService(config, backend, DependencyImages(docker_client, sandbox_image))
-    svc.start()
-    try:
+    repo = make_repo(tmp_path_factory.mktemp("gate"), FILES)
+    with run_service(
+        sandbox_image, repo, docker_client, strict_limits, "runc", source="app", pool_size=0
+    ) as svc:
         yield svc
-    finally:
-        svc.close()
-        backend.close()
 
 
 @pytest.fixture
