@@ -12,6 +12,8 @@ from nightfix_errors.envelope import envelope_events
 from nightfix_errors.security import (
     IngestRejected,
     check_body_size,
+    check_json_depth,
+    check_project_id,
     check_project_key,
     extract_sentry_key,
     inflate_capped,
@@ -69,7 +71,38 @@ def test_key_of_one_project_cannot_post_to_another() -> None:
     assert exc.value.status == 401
     with pytest.raises(IngestRejected) as exc:
         check_project_key("1/../2", "k1", keys)
-    assert exc.value.status == 403
+    assert exc.value.status == 400  # not a project id at all
+
+
+@pytest.mark.parametrize("project_id", ["\u00b2", "\u0661", "\uff11", "1\u00b9", "", "-1", " 1"])
+def test_unicode_digit_project_id_is_refused_with_400_not_a_crash(project_id: str) -> None:
+    # str.isdigit() is true for '²' (and Arabic-Indic or full-width digits), but int() fails.
+    with pytest.raises(IngestRejected) as exc:
+        check_project_id(project_id)
+    assert exc.value.status == 400
+    assert "must be a number" in exc.value.reason
+    with pytest.raises(IngestRejected) as exc:
+        check_project_key(project_id, "k1", {"k1": 1})
+    assert exc.value.status == 400
+
+
+def test_deeply_nested_json_is_refused_before_it_is_parsed() -> None:
+    deep = b'{"a":' * 900 + b"1" + b"}" * 900
+    with pytest.raises(IngestRejected) as exc:
+        check_json_depth(deep)
+    assert exc.value.status == 400
+    assert "nested more than 64 levels" in exc.value.reason
+    with pytest.raises(IngestRejected):
+        check_json_depth(b"[" * 65 + b"]" * 65)
+    with pytest.raises(IngestRejected):  # mixed and with siblings: depth, not bracket count
+        check_json_depth(b"[" + b"{}," * 100 + b'{"x":' * 64 + b"[]" + b"}" * 64 + b"]")
+
+
+def test_json_at_the_depth_cap_or_with_brackets_in_strings_is_accepted() -> None:
+    check_json_depth(b"[" * 64 + b"]" * 64)
+    check_json_depth(b'{"a": "' + b"[" * 500 + b'", "b": "\\"[[[[[[[[", "c": []}')
+    check_json_depth(b"[" + b"[1,{}]," * 500 + b"[]]")  # many brackets, shallow
+    check_json_depth(b"[" * 500)  # unbalanced: left for the parser to refuse
 
 
 def test_sentry_key_is_read_from_header_or_query() -> None:

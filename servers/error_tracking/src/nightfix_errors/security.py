@@ -16,6 +16,13 @@ from collections.abc import Mapping
 import brotli
 
 INFLATE_CHUNK = 64 * 1024
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays/objects accepted in a payload. Real events nest about a dozen
+levels (event > exception > values > stacktrace > frames > vars > a few levels of data);
+scrubbing and normalizing walk the tree recursively, so depth must be bounded first."""
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST_PAIR = re.compile(rb"\[\]|\{\}")
 
 # Invisible / bidirectional controls that can hide or reorder text a model (or a person) reads:
 # C0/C1 controls except \t \n, zero-width chars, bidi embeddings/overrides/isolates, BOM, tags.
@@ -34,6 +41,38 @@ class IngestRejected(Exception):
         self.status = status
         self.reason = reason
         self.retry_after = retry_after
+
+
+def check_json_depth(payload: bytes, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Refuse (400) JSON nested deeper than `max_depth`, before anything parses or walks it.
+
+    Iterative, on the bytes: strings are cut out, every other byte but brackets dropped, then
+    each pass removes the innermost `[]`/`{}` pairs (one level) until nothing is left. A
+    payload that is not balanced JSON is left for the parser to refuse with its own reason.
+    """
+    if payload.count(b"[") + payload.count(b"{") <= max_depth:
+        return  # the common small case: cannot be that deep
+    brackets = _JSON_STRING.sub(b"", payload).translate(None, _NOT_BRACKETS)
+    for _ in range(max_depth):
+        if not brackets:
+            return
+        reduced = _INNERMOST_PAIR.sub(b"", brackets)
+        if len(reduced) == len(brackets):
+            return  # unbalanced: not JSON at all
+        brackets = reduced
+    if brackets and _INNERMOST_PAIR.search(brackets):
+        raise IngestRejected(
+            400, f"event is nested more than {max_depth} levels deep; send a flatter event"
+        )
+
+
+def check_project_id(project_id: str) -> int:
+    """The project id of the URL as a number: ASCII digits only (`²` is a digit to Python)."""
+    if not (project_id.isascii() and project_id.isdigit()):
+        raise IngestRejected(
+            400, "the project id in the URL must be a number; use the path of the project's DSN"
+        )
+    return int(project_id)
 
 
 def check_body_size(declared_length: str | None, max_bytes: int) -> None:
@@ -149,7 +188,7 @@ def check_project_key(project_id: str, key: str | None, keys: Mapping[str, int])
         raise IngestRejected(
             401, "unknown sentry_key; run `nightfix-errors project create` for a DSN"
         )
-    if not project_id.isdigit() or int(project_id) != owner:
+    if check_project_id(project_id) != owner:
         raise IngestRejected(403, "this sentry_key does not belong to the project in the URL")
     return owner
 
