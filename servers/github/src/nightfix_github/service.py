@@ -4,7 +4,7 @@ import logging
 from collections.abc import Mapping
 from typing import Literal
 
-from . import security
+from . import security, untrusted
 from .backends import RepoBackend
 from .config import Boundary
 from .errors import InvalidInputError, RefusedError
@@ -25,7 +25,7 @@ from .models import (
 )
 from .paging import Cursor, page
 
-clean = security.sanitize_text
+clean = untrusted.clean_text  # every text a model reads; never content that is written
 log = logging.getLogger("nightfix_github")
 
 

@@ -1,4 +1,8 @@
-"""The MCP server: thin tools over SandboxService, resources in a lifespan."""
+"""The MCP server: thin tools over SandboxService, resources in a lifespan.
+
+Text a model reads (file content, command and test output, paths) leaves through
+`untrusted.clean_model`; what is applied or shipped (`diff`, written bytes) stays exact.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +35,7 @@ from nightfix_sandbox.models import (
     WriteResult,
 )
 from nightfix_sandbox.service import SandboxService
+from nightfix_sandbox.untrusted import clean_model
 
 T = TypeVar("T")
 Id = Annotated[str, Field(description="Id returned by create_sandbox.")]
@@ -113,7 +118,7 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         timeout_s: Annotated[int, Field(ge=1, le=600, description="Seconds.")] = 60,
     ) -> ExecResult:
         """Run a shell command in the workspace as the non-root user, without network."""
-        return svc().exec(sandbox_id, command, timeout_s)
+        return clean_model(svc().exec(sandbox_id, command, timeout_s))
 
     @mcp.tool(annotations=READ)
     @_domain
@@ -124,7 +129,7 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         end_line: Annotated[int | None, Field(ge=1)] = None,
     ) -> FileContent:
         """Read a workspace file, optionally a line range (1-based, inclusive)."""
-        return svc().read_file(sandbox_id, path, start_line, end_line)
+        return clean_model(svc().read_file(sandbox_id, path, start_line, end_line))
 
     @mcp.tool(annotations=WRITE_IDEMPOTENT)
     @_domain
@@ -153,7 +158,7 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         glob: Annotated[str | None, Field(description="fnmatch pattern, e.g. *.py")] = None,
     ) -> FileList:
         """List files under a workspace directory (recursive)."""
-        return svc().list_files(sandbox_id, path, glob)
+        return clean_model(svc().list_files(sandbox_id, path, glob))
 
     @mcp.tool(annotations=READ)
     @_domain
@@ -164,7 +169,7 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         regex: Annotated[bool, Field(description="False: literal string.")] = True,
     ) -> SearchResult:
         """Grep the workspace: matching lines with path and line number."""
-        return svc().search(sandbox_id, pattern, glob, regex)
+        return clean_model(svc().search(sandbox_id, pattern, glob, regex))
 
     @mcp.tool(annotations=READ)
     @_domain
@@ -180,7 +185,7 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         timeout_s: Annotated[int, Field(ge=1, le=600)] = 600,
     ) -> TestReport:
         """Run the test suite; structured counts, failures and a digest of the workspace."""
-        return svc().run_tests(sandbox_id, command, timeout_s)
+        return clean_model(svc().run_tests(sandbox_id, command, timeout_s))
 
     @mcp.tool(annotations=DESTROY)
     @_domain
