@@ -3,11 +3,12 @@
 A repository holds a file whose lines carry hidden text and a test that prints it and fails.
 What a model reads (`read_file`, `exec` stdout/stderr, `search`, `run_tests` output and
 failures) shows each line as `tests/untrusted_text_vectors.py` says; what is applied or
-shipped (`write_file` bytes, `diff`) stays exact.
+shipped (`write_file` bytes, `export_file`, `diff`) stays exact.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sys
@@ -76,6 +77,9 @@ async def test_sandbox_outputs_show_a_model_hidden_text_as_the_vectors_say(
             await _call(client, "write_file", sandbox_id=box, path="new.txt", content=RAW_TEXT)
             digest = await _call(client, "exec", sandbox_id=box, command="sha256sum new.txt")
             assert digest["stdout"].split()[0] == hashlib.sha256(RAW_TEXT.encode()).hexdigest()
+            exported = await _call(client, "export_file", sandbox_id=box, path="new.txt")
+            assert base64.b64decode(exported["content_base64"]) == RAW_TEXT.encode()
+            assert not exported["truncated"] and exported["size"] == len(RAW_TEXT.encode())
             diff = (await _call(client, "diff", sandbox_id=box))["diff"]
             for _, raw, _ in VECTORS:
                 assert f"+{raw}\n" in diff, raw

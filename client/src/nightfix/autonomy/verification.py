@@ -19,6 +19,7 @@ the trace and the pull request body.
 
 from __future__ import annotations
 
+import base64
 import logging
 import shlex
 from collections.abc import AsyncIterator, Callable
@@ -210,17 +211,17 @@ class Gate:
         return files
 
     async def read_whole(self, box: str, path: str) -> str:
-        parts: list[str] = []
-        start = 1
+        """The file's exact content, through `export_file`: it ships, so it must be the bytes
+        the fix wrote; `read_file` is text cleaned for a model (hidden characters marked)."""
+        data = bytearray()
         while True:
             page = await self.caller.call(
-                "sandbox", "read_file", {"sandbox_id": box, "path": path, "start_line": start}
+                "sandbox", "export_file", {"sandbox_id": box, "path": path, "offset": len(data)}
             )
-            parts.append(str(page["content"]))
-            end, total = int(page.get("end_line") or 0), int(page.get("total_lines") or 0)
-            if not page.get("truncated") or end >= total or end < start:
-                return "".join(parts)
-            start = end + 1
+            chunk = base64.b64decode(str(page["content_base64"]), validate=True)
+            data += chunk
+            if not page.get("truncated") or not chunk:
+                return data.decode("utf-8", "replace")
 
 
 def _command(tests: list[diffs.FilePatch]) -> str:

@@ -25,6 +25,7 @@ from nightfix_sandbox.models import (
     DestroyResult,
     DiffResult,
     ExecResult,
+    FileBytes,
     FileContent,
     FileList,
     PatchResult,
@@ -130,6 +131,16 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
     ) -> FileContent:
         """Read a workspace file, optionally a line range (1-based, inclusive)."""
         return clean_model(svc().read_file(sandbox_id, path, start_line, end_line))
+
+    @mcp.tool(annotations=READ)
+    @_domain
+    def export_file(
+        sandbox_id: Id,
+        path: Annotated[str, Field(description="Path relative to the workspace.")],
+        offset: Annotated[int, Field(ge=0, description="Byte offset to start from.")] = 0,
+    ) -> FileBytes:
+        """A file's exact bytes, base64, for delivery (not cleaned: use read_file to read)."""
+        return svc().export_file(sandbox_id, path, offset)
 
     @mcp.tool(annotations=WRITE_IDEMPOTENT)
     @_domain
