@@ -58,6 +58,9 @@ def test_deeply_nested_events_with_a_stalled_log_reader_are_refused_and_cannot_h
                     r = _post_gzip(client, c, body, kind)
                     assert r.status_code == 400, r.text
                     assert "nested more than 64 levels" in r.json()["detail"]
+            for body in (b'{"a":' * 5000 + b"1" + b"}" * 5000, b"[" * 100_000 + b"]" * 100_000):
+                r = _post_gzip(client, c, body, "store")  # past the parser's own limit
+                assert r.status_code == 400, r.text
             good = python_event()
             r = _post_gzip(client, c, envelope(good), "envelope")
             assert r.status_code == 200, r.text

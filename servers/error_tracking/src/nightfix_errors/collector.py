@@ -34,6 +34,7 @@ from nightfix_errors.scrub import Scrubber
 from nightfix_errors.security import (
     IngestRejected,
     check_body_size,
+    check_json_depth,
     check_project_id,
     check_project_key,
     extract_sentry_key,
@@ -117,9 +118,14 @@ def build_app(
     writer = Writer(db, config.max_queue)
     keys = _Keys(key_db)
 
+    def _one(payload: Any) -> NormalizedEvent:
+        kept = stored_fields(payload)
+        check_json_depth(kept)  # iterative; scrub and normalize recurse
+        return normalize_event(scrubber.scrub(kept))
+
     def _normalize(payloads: list[Any]) -> list[NormalizedEvent]:
         try:
-            return [normalize_event(scrubber.scrub(stored_fields(p))) for p in payloads]
+            return [_one(p) for p in payloads]
         except InvalidEvent as exc:
             raise IngestRejected(400, f"invalid event: {exc}") from None
         except RecursionError:  # depth is checked before parsing; never let this escape

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Mapping
+from typing import Any
 
 import brotli
 
@@ -20,9 +21,6 @@ MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays/objects accepted in a payload. Real events nest about a dozen
 levels (event > exception > values > stacktrace > frames > vars > a few levels of data);
 scrubbing and normalizing walk the tree recursively, so depth must be bounded first."""
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_INNERMOST_PAIR = re.compile(rb"\[\]|\{\}")
 
 
 class IngestRejected(Exception):
@@ -35,27 +33,27 @@ class IngestRejected(Exception):
         self.retry_after = retry_after
 
 
-def check_json_depth(payload: bytes, max_depth: int = MAX_JSON_DEPTH) -> None:
-    """Refuse (400) JSON nested deeper than `max_depth`, before anything parses or walks it.
+def check_json_depth(value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Refuse (400) a parsed event nested deeper than `max_depth`, before anything walks it.
 
-    Iterative, on the bytes: strings are cut out, every other byte but brackets dropped, then
-    each pass removes the innermost `[]`/`{}` pairs (one level) until nothing is left. A
-    payload that is not balanced JSON is left for the parser to refuse with its own reason.
+    Iterative, level by level, so no depth can exhaust the stack here; scrubbing and
+    normalizing, which recurse, run only on what passed. (Parsing is orjson's native code,
+    which recurses in no Python frame and refuses past 1,024 levels on its own.)
     """
-    if payload.count(b"[") + payload.count(b"{") <= max_depth:
-        return  # the common small case: cannot be that deep
-    brackets = _JSON_STRING.sub(b"", payload).translate(None, _NOT_BRACKETS)
-    for _ in range(max_depth):
-        if not brackets:
-            return
-        reduced = _INNERMOST_PAIR.sub(b"", brackets)
-        if len(reduced) == len(brackets):
-            return  # unbalanced: not JSON at all
-        brackets = reduced
-    if brackets and _INNERMOST_PAIR.search(brackets):
-        raise IngestRejected(
-            400, f"event is nested more than {max_depth} levels deep; send a flatter event"
-        )
+    level = [value] if type(value) in (dict, list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > max_depth:
+            raise IngestRejected(
+                400, f"event is nested more than {max_depth} levels deep; send a flatter event"
+            )
+        below = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+        level = below
 
 
 def check_project_id(project_id: str) -> int:
