@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import signal
 import sys
 import threading
 from typing import BinaryIO
@@ -28,17 +29,26 @@ FLUSH_SECONDS = 2.0
 class NonBlockingStderrHandler(logging.Handler):
     """Formats on the caller's thread, writes on a daemon thread, drops when stderr stalls."""
 
-    def __init__(self, max_pending: int = MAX_PENDING) -> None:
+    def __init__(self, max_pending: int = MAX_PENDING, fd: int | None = None) -> None:
         super().__init__()
         self._max_pending = max_pending
+        self._fd = sys.stderr.fileno() if fd is None else fd
         self.dropped = 0
         self._start()
         os.register_at_fork(after_in_child=self._start)  # a forked worker needs its own thread
 
     def _start(self) -> None:
         self._queue: queue.Queue[bytes] = queue.Queue(self._max_pending)
-        self._stream: BinaryIO = os.fdopen(os.dup(sys.stderr.fileno()), "wb", buffering=0)
-        threading.Thread(target=self._drain, name="nightfix-log", daemon=True).start()
+        self._stream: BinaryIO = os.fdopen(os.dup(self._fd), "wb", buffering=0)
+        thread = threading.Thread(target=self._drain, name="nightfix-log", daemon=True)
+        # The thread starts with every signal blocked (it inherits this mask), so SIGTERM and
+        # SIGINT always reach the main thread: the collector blocks them there while it forks
+        # its workers, and a signal taken by this thread would run the handler mid-fork.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+        try:
+            thread.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
