@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastmcp import Client
+from fastmcp.exceptions import ToolError
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/: the shared vectors
 from untrusted_text_vectors import CLEAN_TEXT, HIDDEN_CHARS, HIDDEN_PAYLOAD, RAW_TEXT, VECTORS
@@ -83,5 +84,11 @@ async def test_sandbox_outputs_show_a_model_hidden_text_as_the_vectors_say(
             diff = (await _call(client, "diff", sandbox_id=box))["diff"]
             for _, raw, _ in VECTORS:
                 assert f"+{raw}\n" in diff, raw
+
+            # export_file is jailed like read_file: a planted symlink cannot carry it outside.
+            await _call(client, "exec", sandbox_id=box, command="ln -s /etc/passwd leak.txt")
+            for path in ("leak.txt", "/etc/passwd", "../../etc/passwd"):
+                with pytest.raises(ToolError, match=r"outside the workspace|absolute|refused"):
+                    await _call(client, "export_file", sandbox_id=box, path=path)
         finally:
             await _call(client, "destroy_sandbox", sandbox_id=box)
