@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -68,9 +69,13 @@ def test_deeply_nested_events_with_a_stalled_log_reader_are_refused_and_cannot_h
         c.proc.terminate()
         assert c.proc.wait(timeout=60) == 0  # the timeout only bounds a hang
     finally:
-        if c.proc.poll() is None:
-            c.proc.kill()
-            c.proc.wait()
+        if c.proc.poll() is None:  # a failed assertion: stop it so its workers go too
+            c.proc.terminate()
+            try:
+                c.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                c.proc.kill()
+                c.proc.wait()
     log = c.proc.stderr.read().decode() if c.proc.stderr else ""
     assert "Traceback" not in log and "RecursionError" not in log, log[-2000:]
 
