@@ -26,7 +26,7 @@ from nightfix_errors.ingest import WriterStats, write_batch
 from nightfix_errors.normalize import normalize_event, stored_fields
 from nightfix_errors.projects import create_project
 from nightfix_errors.scrub import Scrubber
-from nightfix_errors.security import inflate_capped
+from nightfix_errors.security import check_json_depth, inflate_capped
 
 LIMIT = 8 * 1024 * 1024
 
@@ -47,6 +47,7 @@ def stage_costs(envelopes: list[cap.Captured]) -> dict[str, float]:
     bodies = timed("inflate", lambda c: inflate_capped(c.body, enc, LIMIT), envelopes)
     events = timed("parse envelope", lambda b: envelope_events(b)[0], bodies)
     kept = timed("keep stored fields", stored_fields, events)
+    timed("check depth", check_json_depth, kept)
     clean = timed("scrub", scrubber.scrub, kept)
     normalized = timed("normalize", normalize_event, clean)
     with tempfile.TemporaryDirectory() as tmp:

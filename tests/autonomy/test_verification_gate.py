@@ -84,6 +84,22 @@ async def test_fix_with_a_regression_test_passes_with_evidence(repo, no_leaks):
     assert again.passed and calls.created == calls.destroyed == 2
 
 
+# A file whose text a model would read with hidden characters marked (untrusted.py).
+HIDDEN_FILE = "\ufeffbanner: \x1b[1mbold\x1b[0m zero\u200bwidth \u202eltr\n"
+BANNER = f"""diff --git a/checkout/banner.txt b/checkout/banner.txt
+new file mode 100644
+--- /dev/null
++++ b/checkout/banner.txt
+@@ -0,0 +1 @@
++{HIDDEN_FILE}"""
+
+
+async def test_fix_with_hidden_characters_is_verified_as_written(repo, no_leaks):
+    # the sandbox cleans what a model reads, never the diff the gate compares and ships
+    result, _ = await gate(repo, FIX + BANNER)
+    assert result.passed, result.reason
+
+
 async def test_fix_that_passes_the_tests_but_has_no_regression_test_is_refused(repo, no_leaks):
     result, calls = await gate(repo, SOURCE_ONLY)
     assert result.stop_reason == "verification_failed:regression_test"

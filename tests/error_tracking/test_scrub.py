@@ -114,3 +114,32 @@ def test_a_scrubber_reused_across_events_still_filters_every_secret_each_time() 
         assert not any(
             s in remembered for s in ("abc.def", "pw1234567", "4111", "acct-", "hunter2")
         )
+
+
+def test_secret_assigned_in_source_context_lines_is_filtered_even_after_the_memo_saw_it() -> None:
+    """`db_password = "hunter2"` in pre_context/context_line/post_context is a secret too."""
+    scrubber = Scrubber()
+    line = 'db_password = "hunter2-in-code"'
+    for round_ in range(3):
+        event = python_event()
+        event["message"] = line  # as free text it is clean, and the memo remembers it
+        frame = event["exception"]["values"][0]["stacktrace"]["frames"][-1]
+        frame["pre_context"] = [line, "x = 1"]
+        frame["context_line"] = '    client = Client(api_key="ak_live_0123", retries=3)'
+        frame["post_context"] = ["    headers = {'Authorization': 'Basic Ym9iOnB3ZA=='}"]
+        out = scrubber.scrub(event)
+        frame = out["exception"]["values"][0]["stacktrace"]["frames"][-1]
+        assert frame["pre_context"] == ["db_password = [Filtered]", "x = 1"], round_
+        assert frame["context_line"] == "    client = Client(api_key=[Filtered], retries=3)"
+        assert "Ym9iOnB3ZA" not in frame["post_context"][0]
+        assert "hunter2-in-code" not in out["message"]  # the echo goes as well
+
+
+def test_context_lines_without_secret_assignments_are_kept_as_they_are() -> None:
+    scrubber = Scrubber()
+    lines = ["if password == expected:", "    return check(user)", "total = price * qty"]
+    event = python_event()
+    frame = event["exception"]["values"][0]["stacktrace"]["frames"][-1]
+    frame["pre_context"] = lines
+    out = scrubber.scrub(event)
+    assert out["exception"]["values"][0]["stacktrace"]["frames"][-1]["pre_context"] == lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
 
 import brotli
@@ -12,6 +13,8 @@ from nightfix_errors.envelope import envelope_events
 from nightfix_errors.security import (
     IngestRejected,
     check_body_size,
+    check_json_depth,
+    check_project_id,
     check_project_key,
     extract_sentry_key,
     inflate_capped,
@@ -69,7 +72,42 @@ def test_key_of_one_project_cannot_post_to_another() -> None:
     assert exc.value.status == 401
     with pytest.raises(IngestRejected) as exc:
         check_project_key("1/../2", "k1", keys)
-    assert exc.value.status == 403
+    assert exc.value.status == 400  # not a project id at all
+
+
+@pytest.mark.parametrize("project_id", ["\u00b2", "\u0661", "\uff11", "1\u00b9", "", "-1", " 1"])
+def test_unicode_digit_project_id_is_refused_with_400_not_a_crash(project_id: str) -> None:
+    # str.isdigit() is true for '²' (and Arabic-Indic or full-width digits), but int() fails.
+    with pytest.raises(IngestRejected) as exc:
+        check_project_id(project_id)
+    assert exc.value.status == 400
+    assert "must be a number" in exc.value.reason
+    with pytest.raises(IngestRejected) as exc:
+        check_project_key(project_id, "k1", {"k1": 1})
+    assert exc.value.status == 400
+
+
+def test_deeply_nested_event_is_refused_before_anything_recursive_walks_it() -> None:
+    deep = json.loads('{"a":' * 900 + "1" + "}" * 900)  # orjson and json parse this fine
+    with pytest.raises(IngestRejected) as exc:
+        check_json_depth(deep)
+    assert exc.value.status == 400
+    assert "nested more than 64 levels" in exc.value.reason
+    with pytest.raises(IngestRejected):
+        check_json_depth(json.loads("[" * 65 + "]" * 65))
+    with pytest.raises(IngestRejected):  # mixed and with siblings: depth, not container count
+        check_json_depth([{}] * 100 + [json.loads('{"x":' * 64 + "[]" + "}" * 64)])
+    very_deep: list[object] = []
+    for _ in range(100_000):
+        very_deep = [very_deep]
+    with pytest.raises(IngestRejected):  # the depth itself cannot exhaust the check's stack
+        check_json_depth(very_deep)
+
+
+def test_event_at_the_depth_cap_or_merely_wide_is_accepted() -> None:
+    check_json_depth(json.loads("[" * 64 + "]" * 64))
+    check_json_depth({"a": "[" * 500, "b": [[1, {}]] * 500, "c": []})
+    check_json_depth("scalar")
 
 
 def test_sentry_key_is_read_from_header_or_query() -> None:

@@ -28,7 +28,7 @@ async def test_reads_through_pygithub(gh_client, fake_github: FakeGitHub) -> Non
     cart = await call(gh_client, "read_file", path="app/cart.py", ref="main~1")
     assert cart["content"] == "def total(items):\n    return sum(items)\n"
     hidden = await call(gh_client, "read_file", path="hidden.md")
-    assert hidden["content"] == "safetxt.exe and isolate\n"
+    assert hidden["content"] == "safe\ufffdtxt.exe\ufffd and \ufffdisolate\ufffd\n"  # U+FFFD marks
     listing = await call(gh_client, "list_directory", path="app")
     assert listing["entries"] == [{"path": "app/cart.py", "type": "file", "size": 78}]
     found = await call(gh_client, "search_code", query="i.price", path_glob="app/**")

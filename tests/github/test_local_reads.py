@@ -63,9 +63,9 @@ async def test_refuses_forged_cursor(client) -> None:
         await client.call_tool("read_file", {"path": "long.txt", "cursor": "not-a-cursor"})
 
 
-async def test_strips_bidi_and_invisible_characters(client) -> None:
+async def test_bidi_and_invisible_characters_are_shown_as_markers(client) -> None:
     out = await call(client, "read_file", path="hidden.md")
-    assert out["content"] == "safetxt.exe and isolate\n"
+    assert out["content"] == "safe\ufffdtxt.exe\ufffd and \ufffdisolate\ufffd\n"  # U+FFFD marks
 
 
 async def test_list_directory(client) -> None:

@@ -142,7 +142,7 @@ async def test_open_pull_request_once_per_branch(client, repo: Path) -> None:
     )
     assert first["number"] == 1 and first["created"] is True and first["draft"] is True
     assert (first["head"], first["base"], first["state"]) == ("nightfix/fix-1", "main", "open")
-    assert first["body"] == "Fixes the cart. hidden"
+    assert first["body"] == "Fixes the cart.\ufffd hidden"  # untrusted.py marker
     assert again["number"] == 1 and again["created"] is False and again["title"] == "Fix cart"
     assert (repo / ".git" / "nightfix" / "pulls" / "1.json").is_file()
     listed = await call(client, "list_pull_requests")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nightfix_github import security
+from nightfix_github import security, untrusted
 from nightfix_github.config import Boundary
 from nightfix_github.errors import RefusedError
 
@@ -63,10 +63,12 @@ def test_composite_action_and_codeowners_writes_are_refused() -> None:
     assert security.check_path_writable(".github/dependabot.yml", b) == ".github/dependabot.yml"
 
 
-def test_sanitize_strips_trojan_source_characters_keeps_text() -> None:
+def test_trojan_source_characters_are_shown_as_markers_and_text_kept() -> None:
+    # The definition is untrusted.py (shared vectors: tests/test_untrusted_text.py).
     text = "if (admin\u202e) {\u2066 }\u2069 \u200bzero\ufeff\x1b[31m\ttab\nnl"
-    assert security.sanitize_text(text) == "if (admin) { } zero[31m\ttab\nnl"
-    assert security.sanitize_text("héllo — ünïcode ✓") == "héllo — ünïcode ✓"
+    shown = "if (admin\ufffd) {\ufffd }\ufffd \ufffdzero\ufffd\ttab\nnl"
+    assert untrusted.clean_text(text) == shown
+    assert untrusted.clean_text("héllo — ünïcode ✓") == "héllo — ünïcode ✓"
 
 
 def test_refuses_repo_when_several_served_and_none_named() -> None:

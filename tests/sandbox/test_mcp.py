@@ -24,6 +24,7 @@ TOOLS = {
     "create_sandbox",
     "exec",
     "read_file",
+    "export_file",
     "write_file",
     "apply_patch",
     "list_files",
@@ -47,7 +48,7 @@ async def test_tools_carry_honest_annotations(calc_repo: Path, sandbox_image: st
         tools = {t.name: t for t in await client.list_tools()}
     assert set(tools) == TOOLS
     hints = {n: t.annotations for n, t in tools.items()}
-    for name in ("read_file", "list_files", "search", "diff", "list_sandboxes"):
+    for name in ("read_file", "export_file", "list_files", "search", "diff", "list_sandboxes"):
         assert hints[name].read_only_hint is True, name
     for name in ("exec", "write_file", "apply_patch", "run_tests", "create_sandbox"):
         assert hints[name].read_only_hint is False, name

@@ -28,6 +28,8 @@ host (see :mod:`~nightfix.autonomy.delivery`).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import json
 import logging
@@ -39,6 +41,7 @@ from typing import Any, Protocol
 from nightfix.autonomy import diffs, plumbing, verdicts
 from nightfix.autonomy.gate_errors import GateFailed
 from nightfix.autonomy.tools import ToolCaller
+from nightfix.errors import ToolCallError
 from nightfix.policy import VerificationPolicy
 
 log = logging.getLogger("nightfix.verification")
@@ -339,20 +342,20 @@ class Gate:
         return await self.caller.call("sandbox", "run_tests", args)
 
     async def read_or_none(self, box: str, path: str) -> str | None:
-        parts: list[str] = []
-        start = 1
+        """A workspace file's exact content (``export_file``: ``read_file`` is text cleaned
+        for a model), or ``None`` when there is no such file."""
+        data = bytearray()
         while True:
             try:
                 page = await self.caller.call(
-                    "sandbox", "read_file", {"sandbox_id": box, "path": path, "start_line": start}
+                    "sandbox", "export_file", {"sandbox_id": box, "path": path, "offset": len(data)}
                 )
-            except Exception:
-                return None if start == 1 else "".join(parts)
-            parts.append(str(page["content"]))
-            end, total = int(page.get("end_line") or 0), int(page.get("total_lines") or 0)
-            if not page.get("truncated") or end >= total or end < start:
-                return "".join(parts)
-            start = end + 1
+                chunk = base64.b64decode(str(page["content_base64"]), validate=True)
+            except (ToolCallError, binascii.Error, KeyError):
+                return None if not data else data.decode("utf-8", "replace")
+            data += chunk
+            if not page.get("truncated") or not chunk:
+                return data.decode("utf-8", "replace")
 
 
 def _keep(report: dict[str, Any]) -> dict[str, Any]:

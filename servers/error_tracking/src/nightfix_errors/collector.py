@@ -34,6 +34,8 @@ from nightfix_errors.scrub import Scrubber
 from nightfix_errors.security import (
     IngestRejected,
     check_body_size,
+    check_json_depth,
+    check_project_id,
     check_project_key,
     extract_sentry_key,
     inflate_capped,
@@ -116,15 +118,23 @@ def build_app(
     writer = Writer(db, config.max_queue)
     keys = _Keys(key_db)
 
+    def _one(payload: Any) -> NormalizedEvent:
+        kept = stored_fields(payload)
+        check_json_depth(kept)  # iterative; scrub and normalize recurse
+        return normalize_event(scrubber.scrub(kept))
+
     def _normalize(payloads: list[Any]) -> list[NormalizedEvent]:
         try:
-            return [normalize_event(scrubber.scrub(stored_fields(p))) for p in payloads]
+            return [_one(p) for p in payloads]
         except InvalidEvent as exc:
             raise IngestRejected(400, f"invalid event: {exc}") from None
+        except RecursionError:  # depth is checked before parsing; never let this escape
+            raise IngestRejected(400, "event is nested too deeply; send a flatter event") from None
 
     async def ingest(scope: Scope, receive: Receive, project_id: str, kind: str) -> str | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        check_project_id(project_id)
         check_body_size(headers.get("content-length"), config.max_body_bytes)
         key = extract_sentry_key(headers, query)
         owner = check_project_key(project_id, key, keys.get(key))
@@ -177,6 +187,10 @@ def build_app(
             log.info("event=rejected status=%d reason=%r", exc.status, exc.reason[:200])
             extra = [(b"retry-after", str(exc.retry_after).encode())] if exc.retry_after else []
             await _respond(send, exc.status, {"detail": exc.reason}, extra)
+            return
+        except Exception as exc:  # a bug: one short log line and a 500, never a traceback each
+            log.error("event=ingest_failed error=%s", repr(exc)[:200])
+            await _respond(send, 500, {"detail": "internal error; the event was not stored"})
             return
         await _respond(send, 200, {"id": event_id})
 

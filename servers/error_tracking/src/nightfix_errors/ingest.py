@@ -7,6 +7,7 @@ Request handlers `submit()` normalized events; when the queue is full they are t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -121,10 +122,10 @@ def write_batch(
             db.execute("SAVEPOINT ev")
             try:
                 stored = write_event(db, project_id, ev)
-            except sqlite3.Error as exc:
+            except Exception as exc:  # any failure refuses this event alone, never the batch
                 db.execute("ROLLBACK TO ev")
                 stats.failed += 1
-                log.error("event=store_failed event_id=%s error=%s", ev.event_id, exc)
+                log.error("event=store_failed event_id=%s error=%s", ev.event_id, repr(exc)[:200])
                 stored = False
             else:
                 stats.duplicates += 0 if stored else 1
@@ -161,8 +162,24 @@ class Writer:
 
     def close(self) -> None:
         """Stop after committing everything already queued."""
-        self._queue.put(None)
+        while self._thread.is_alive():  # a dead writer would never make room in a full queue
+            try:
+                self._queue.put(None, timeout=0.5)
+                break
+            except queue.Full:
+                continue
         self._thread.join()
+
+    def _commit(self, batch: list[tuple[int, NormalizedEvent]]) -> None:
+        """Commit `batch`; whatever goes wrong, it is counted as failed and the thread goes on."""
+        try:
+            write_batch(self._db, batch, self.stats)
+        except Exception as exc:
+            self.stats.failed += len(batch)
+            log.error("event=batch_failed size=%d error=%s", len(batch), repr(exc)[:200])
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.rollback()
 
     def _run(self) -> None:
         while True:
@@ -179,10 +196,6 @@ class Writer:
                 else:
                     batch.append(item)
             if batch:
-                try:
-                    write_batch(self._db, batch, self.stats)
-                except sqlite3.Error as exc:
-                    self.stats.failed += len(batch)
-                    log.error("event=batch_failed size=%d error=%s", len(batch), exc)
+                self._commit(batch)
             if stop:
                 return

@@ -21,6 +21,7 @@ import uvicorn
 from nightfix_errors.collector import CollectorConfig, build_app
 from nightfix_errors.db import connect_rw
 from nightfix_errors.errors import ConfigError
+from nightfix_errors.logs import flush_logs
 
 log = logging.getLogger("nightfix_errors.runner")
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -57,13 +58,20 @@ def serve_worker(path: Path, config: CollectorConfig, sock: socket.socket) -> No
     key_db = connect_rw(path)
     try:
         app = build_app(writer_db, key_db, config)
-        server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=30)
+        # log_config=None: uvicorn's records go through our non-blocking handler (logs.py),
+        # not through stream handlers of its own that block when stderr is not drained.
+        config_ = uvicorn.Config(
+            app,
+            log_level="warning",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=30,
         )
-        server.run(sockets=[sock])
+        uvicorn.Server(config_).run(sockets=[sock])
     finally:
         writer_db.close()
         key_db.close()
+        flush_logs()  # a forked worker exits without atexit; bounded when stderr stalls
 
 
 def run_collector(path: Path, host: str, port: int, config: CollectorConfig, workers: int) -> None:

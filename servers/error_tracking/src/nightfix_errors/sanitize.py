@@ -1,4 +1,4 @@
-"""Untrusted error data made fit for a model: control characters stripped, long values cut."""
+"""Untrusted error data made fit for a model: hidden text shown (`untrusted.py`), values cut."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from nightfix_errors.security import strip_controls
 from nightfix_errors.text import cut
+from nightfix_errors.untrusted import clean_text
 
 M = TypeVar("M", bound=BaseModel)
 DEFAULT_LIMIT = 2000
@@ -16,10 +16,10 @@ LIMITS = {"vars": 300, "headers": 300, "tags": 300, "contexts": 300, "user": 200
 
 def _clean(node: Any, limit: int) -> Any:
     if isinstance(node, str):
-        return cut(strip_controls(node), limit)
+        return cut(clean_text(node), limit)
     if isinstance(node, dict):
         return {
-            cut(strip_controls(str(k)), 200): _clean(v, LIMITS.get(str(k), limit))
+            cut(clean_text(str(k)), 200): _clean(v, LIMITS.get(str(k), limit))
             for k, v in node.items()
         }
     if isinstance(node, list):
@@ -28,5 +28,5 @@ def _clean(node: Any, limit: int) -> Any:
 
 
 def sanitize(model: M) -> M:
-    """A copy of `model` whose every string is free of invisible/bidi controls and cut."""
+    """A copy of `model` whose every string is cleaned (`untrusted.clean_text`) and cut."""
     return type(model).model_validate(_clean(model.model_dump(), DEFAULT_LIMIT))

@@ -56,6 +56,16 @@ _NOT_SECRETS = frozenset(
     {"None", "True", "False", "null", "true", "false", FILTERED, "'[Filtered]'"}
 )
 _PAIR_KEY = re.compile(r"[\w.-]{1,64}")
+# Source context lines (the code around a frame) are scrubbed as code: the value of an
+# assignment, keyword argument or mapping entry whose name is a sensitive key
+# (`db_password = "hunter2"`, `"api_key": "..."`, `login(token=t)`) is filtered, by the same key
+# rules as local variables. Only the value is replaced, so the line still reads as code.
+CODE_KEYS = frozenset({"pre_context", "context_line", "post_context"})
+_CODE_NAME_OP = re.compile(
+    r"""(?P<name>[A-Za-z_$][\w$.-]*|"[^"\n]{1,80}"|'[^'\n]{1,80}')"""
+    r"""\s*(?::\s*[\w.\[\], |]+?\s*)?(?:=>|:=|=(?!=)|:)[ \t]*"""
+)
+_CODE_VALUE = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|`[^`\n]*`|[^\s,;)}]+""")
 # Top-level fields that are identifiers or structure, never user data: a hex event_id can hold a
 # run of digits that looks like a card number, and must survive as it is.
 STRUCTURAL_KEYS = frozenset(
@@ -90,6 +100,8 @@ class Scrubber:
         self._key_cache: dict[str, bool] = {}
         self._clean: set[str] = set()
         self._pending: list[str] = []
+        self._clean_code: set[str] = set()  # context lines found clean as code and as text
+        self._pending_code: list[str] = []
 
     def is_sensitive_key(self, key: str) -> bool:
         hit = self._key_cache.get(key)
@@ -107,6 +119,7 @@ class Scrubber:
             event = {k: v for k, v in event.items() if k not in STRUCTURAL_KEYS}
         secrets: set[str] = set()
         self._pending = []
+        self._pending_code = []
         cleaned = self._walk(event, secrets, sensitive=False)
         self._remember(clean=not secrets)
         echoes = sorted(
@@ -129,11 +142,13 @@ class Scrubber:
         return out
 
     def _remember(self, clean: bool) -> None:
-        if clean and self._pending:
-            if len(self._clean) + len(self._pending) > _CLEAN_CACHE_SIZE:
-                self._clean.clear()
-            self._clean.update(self._pending)
+        for memo, pending in ((self._clean, self._pending), (self._clean_code, self._pending_code)):
+            if clean and pending:
+                if len(memo) + len(pending) > _CLEAN_CACHE_SIZE:
+                    memo.clear()
+                memo.update(pending)
         self._pending = []
+        self._pending_code = []
 
     def scrub_text(self, text: str) -> str:
         for pattern in self._extra_value_res:
@@ -170,7 +185,9 @@ class Scrubber:
             is_key = self.is_sensitive_key
             walk = self._walk
             return {
-                k: walk(v, secrets, sensitive or (type(k) is str and is_key(k)))
+                k: self._code(v, secrets)
+                if k in CODE_KEYS and not sensitive
+                else walk(v, secrets, sensitive or (type(k) is str and is_key(k)))
                 for k, v in node.items()
             }
         if kind is list:
@@ -190,6 +207,41 @@ class Scrubber:
         if isinstance(node, str | dict | list):  # subclasses: the slow, general path
             return self._walk(json.loads(json.dumps(node)), secrets, sensitive)
         return node
+
+    def _code(self, node: Any, secrets: set[str]) -> Any:
+        """A context line (or a list of them) scrubbed as code, then as text."""
+        if type(node) is list:
+            return [self._code(v, secrets) for v in node]
+        if type(node) is not str:
+            return self._walk(node, secrets, sensitive=False)
+        if node in self._clean_code:
+            return node
+        filtered = self.filter_assignments(node, secrets)
+        if filtered != node:
+            return self.scrub_text(filtered)  # never remembered as clean
+        out = self._scan(node)
+        if out == node and len(node) <= _CLEAN_CACHE_MAX_LEN:
+            self._pending_code.append(node)
+        return out
+
+    def filter_assignments(self, line: str, secrets: set[str]) -> str:
+        """`line` with the value of every assignment to a sensitive name replaced by FILTERED.
+
+        Quoted literal values are added to `secrets`, so their echoes elsewhere go too.
+        """
+        pieces: list[str] = []
+        pos = 0
+        for match in _CODE_NAME_OP.finditer(line):
+            if match.start() < pos or not self.is_sensitive_key(match["name"].strip("\"'")):
+                continue
+            value = _CODE_VALUE.match(line, match.end())
+            if value is None or value.group() == FILTERED:
+                continue
+            if value.group()[:1] in ("'", '"', "`"):
+                _collect(value.group(), secrets)
+            pieces += [line[pos : value.start()], FILTERED]
+            pos = value.end()
+        return "".join([*pieces, line[pos:]]) if pieces else line
 
 
 def _collect(value: Any, secrets: set[str]) -> None:

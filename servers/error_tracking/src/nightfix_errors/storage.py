@@ -19,7 +19,10 @@ def loads(data: bytes | str) -> Any:
     except orjson.JSONDecodeError as exc:
         if "64-bit" not in str(exc):
             raise ValueError(str(exc)) from None
+    try:
         return json.loads(data)
+    except RecursionError:  # the collector checks depth first; this is the last guard
+        raise ValueError("JSON nested too deeply") from None
 
 
 def dump_event(data: dict[str, Any]) -> str:

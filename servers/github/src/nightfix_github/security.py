@@ -13,27 +13,17 @@ import pathspec
 from .config import Boundary, glob_problem
 from .errors import InvalidInputError, RefusedError
 from .models import PullRequest
+from .untrusted import clean_text
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Invisible and bidirectional formatting characters (Trojan Source, hidden prompt text).
-_INVISIBLE = re.compile(
-    "[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
-    "|[\U000e0000-\U000e007f]"
-)
-_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BAD_REF_CHARS = re.compile(r"[\s~^:?*\[\\]")
 MAX_REF_LENGTH = 255
 _OBJECT_ID = re.compile(r"[0-9a-f]{40}")
 
 
-def sanitize_text(text: str) -> str:
-    """Strip invisible, bidirectional and control characters from repository text for the model."""
-    return _TEXT_CONTROL.sub("", _INVISIBLE.sub("", text))
-
-
 def check_no_control(value: str, what: str) -> None:
     """Refuse control and invisible characters in a name the server passes on."""
-    if _CONTROL.search(value) or _INVISIBLE.search(value):
+    if _CONTROL.search(value) or clean_text(value) != value:  # one definition: untrusted.py
         raise RefusedError("control_characters", f"{what} {value!r} holds control characters")
 
 

@@ -4,7 +4,7 @@ import logging
 from collections.abc import Mapping
 from typing import Literal
 
-from . import patches, security
+from . import patches, security, untrusted
 from .backends import RepoBackend
 from .config import Boundary
 from .errors import ConflictError, InvalidInputError, RefusedError
@@ -26,7 +26,7 @@ from .models import (
 )
 from .paging import Cursor, page
 
-clean = security.sanitize_text
+clean = untrusted.clean_text  # every text a model reads; never content that is written
 log = logging.getLogger("nightfix_github")
 
 

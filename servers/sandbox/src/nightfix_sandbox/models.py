@@ -67,6 +67,14 @@ class FileContent(BaseModel):
     truncated: bool
 
 
+class FileBytes(BaseModel):
+    path: str
+    content_base64: str = Field(description="The file's exact bytes from `offset`, base64.")
+    offset: int
+    size: int = Field(description="The whole file's size in bytes.")
+    truncated: bool = Field(description="More bytes follow; ask again from offset + length.")
+
+
 class WriteResult(BaseModel):
     path: str
     bytes_written: int

@@ -1,4 +1,8 @@
-"""The MCP server: thin tools over SandboxService, resources in a lifespan."""
+"""The MCP server: thin tools over SandboxService, resources in a lifespan.
+
+Text a model reads (file content, command and test output, paths) leaves through
+`untrusted.clean_model`; what is applied or shipped (`diff`, written bytes) stays exact.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from nightfix_sandbox.models import (
     DestroyResult,
     DiffResult,
     ExecResult,
+    FileBytes,
     FileContent,
     FileList,
     PatchResult,
@@ -31,6 +36,7 @@ from nightfix_sandbox.models import (
     WriteResult,
 )
 from nightfix_sandbox.service import SandboxService
+from nightfix_sandbox.untrusted import clean_model
 
 T = TypeVar("T")
 Id = Annotated[str, Field(description="Id returned by create_sandbox.")]
@@ -115,7 +121,7 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         ] = 60,
     ) -> ExecResult:
         """Run a shell command in the workspace as the non-root user, without network."""
-        return svc().exec(sandbox_id, command, timeout_s)
+        return clean_model(svc().exec(sandbox_id, command, timeout_s))
 
     @mcp.tool(annotations=READ)
     @_domain
@@ -126,7 +132,17 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         end_line: Annotated[int | None, Field(ge=1)] = None,
     ) -> FileContent:
         """Read a workspace file, optionally a line range (1-based, inclusive)."""
-        return svc().read_file(sandbox_id, path, start_line, end_line)
+        return clean_model(svc().read_file(sandbox_id, path, start_line, end_line))
+
+    @mcp.tool(annotations=READ)
+    @_domain
+    def export_file(
+        sandbox_id: Id,
+        path: Annotated[str, Field(description="Path relative to the workspace.")],
+        offset: Annotated[int, Field(ge=0, description="Byte offset to start from.")] = 0,
+    ) -> FileBytes:
+        """A file's exact bytes, base64, for delivery (not cleaned: use read_file to read)."""
+        return svc().export_file(sandbox_id, path, offset)
 
     @mcp.tool(annotations=WRITE_IDEMPOTENT)
     @_domain
@@ -155,7 +171,7 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         glob: Annotated[str | None, Field(description="fnmatch pattern, e.g. *.py")] = None,
     ) -> FileList:
         """List files under a workspace directory (recursive)."""
-        return svc().list_files(sandbox_id, path, glob)
+        return clean_model(svc().list_files(sandbox_id, path, glob))
 
     @mcp.tool(annotations=READ)
     @_domain
@@ -166,7 +182,7 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         regex: Annotated[bool, Field(description="False: literal string.")] = True,
     ) -> SearchResult:
         """Grep the workspace: matching lines with path and line number."""
-        return svc().search(sandbox_id, pattern, glob, regex)
+        return clean_model(svc().search(sandbox_id, pattern, glob, regex))
 
     @mcp.tool(annotations=READ)
     @_domain
@@ -202,7 +218,7 @@ def build_server(config: SandboxConfig, client: docker.DockerClient | None = Non
         ] = "summary",
     ) -> TestReport:
         """Run the test suite or given tests; counts, failures by test id, workspace digest."""
-        return svc().run_tests(sandbox_id, command, timeout_s, tests, report)
+        return clean_model(svc().run_tests(sandbox_id, command, timeout_s, tests, report))
 
     @mcp.tool(annotations=DESTROY)
     @_domain

@@ -21,6 +21,7 @@ from nightfix_sandbox.models import (
     DestroyResult,
     DiffResult,
     ExecResult,
+    FileBytes,
     FileContent,
     FileList,
     PatchResult,
@@ -200,6 +201,9 @@ class SandboxService:
         return workspace.read_file(
             self.backend, self._get(sandbox_id).box, path, start_line, end_line
         )
+
+    def export_file(self, sandbox_id: str, path: str, offset: int = 0) -> FileBytes:
+        return workspace.export_file(self.backend, self._get(sandbox_id).box, path, offset)
 
     def write_file(self, sandbox_id: str, path: str, content: str) -> WriteResult:
         return workspace.write_file(self.backend, self._get(sandbox_id).box, path, content)

@@ -15,13 +15,14 @@ from nightfix_sandbox.config import STAGE, WORKSPACE
 from nightfix_sandbox.errors import SandboxError, SecurityError
 from nightfix_sandbox.gitops import put_file
 from nightfix_sandbox.incontainer import script
-from nightfix_sandbox.models import FileContent, FileList, SearchResult, WriteResult
+from nightfix_sandbox.models import FileBytes, FileContent, FileList, SearchResult, WriteResult
 from nightfix_sandbox.runner import run_helper
 from nightfix_sandbox.security import resolve_in_workspace
 
 _FILEOPS = script("fileops")
 MAX_READ = 1_000_000
 MAX_WRITE = 5_000_000
+MAX_EXPORT = 1_000_000
 
 
 def _op(backend: ContainerBackend, box: Box, spec: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +63,13 @@ def read_file(
         },
     )
     return FileContent(path=_rel(full), **data)
+
+
+def export_file(backend: ContainerBackend, box: Box, path: str, offset: int) -> FileBytes:
+    """A file's exact bytes (paged by `MAX_EXPORT`), for what ships; `read_file` is for reading."""
+    full = resolve_in_workspace(WORKSPACE, path)
+    spec = {"op": "export", "path": full, "offset": offset, "max_bytes": MAX_EXPORT}
+    return FileBytes(path=_rel(full), **_op(backend, box, spec))
 
 
 def write_file(backend: ContainerBackend, box: Box, path: str, content: str) -> WriteResult:

@@ -9,6 +9,7 @@ Prints one JSON line: {"ok": true, ...} or {"ok": false, "error": "..."}.
 # ruff: noqa: PTH101, PTH103, PTH105, PTH108, PTH112, PTH113, PTH114, PTH116, PTH118, PTH120, PTH123
 # mypy: disable-error-code="no-untyped-def,union-attr"
 
+import base64
 import fnmatch
 import json
 import os
@@ -70,6 +71,24 @@ def op_read(s):
     }
 
 
+def op_export(s):
+    """Exact bytes of a file from `offset`, base64: what ships, not what a model reads."""
+    path = inside(s["path"])
+    if not os.path.isfile(path):
+        raise Refused(f"{rel(s['path'])} is not a file")
+    limit, offset = int(s["max_bytes"]), int(s["offset"])
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(offset)
+        data = fh.read(limit + 1)
+    return {
+        "content_base64": base64.b64encode(data[:limit]).decode("ascii"),
+        "offset": offset,
+        "size": size,
+        "truncated": len(data) > limit,
+    }
+
+
 def op_write(s):
     path = s["path"]
     parent = os.path.dirname(path)
@@ -128,7 +147,13 @@ def op_search(s):
     return {"matches": matches, "truncated": False}
 
 
-OPS = {"read": op_read, "write": op_write, "list": op_list, "search": op_search}
+OPS = {
+    "read": op_read,
+    "export": op_export,
+    "write": op_write,
+    "list": op_list,
+    "search": op_search,
+}
 try:
     print(json.dumps({"ok": True, **OPS[spec["op"]](spec)}))
 except (Refused, OSError) as exc:
