@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,10 +109,26 @@ def connect(path: str | Path) -> sqlite3.Connection:
     db.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(db, timeout=30, isolation_level=None)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA busy_timeout=30000")
+    _use_wal(conn)
     apply_migrations(conn, MIGRATIONS)
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection, attempts: int = 200) -> None:
+    """Switch a new database to WAL (a persistent setting, so once is enough). The switch
+    needs an exclusive lock and SQLite answers it with "locked" at once, without waiting
+    for a busy timeout, when several processes create the database together: retry."""
+    for attempt in range(attempts):
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def apply_migrations(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[str]:
