@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import yaml
 from autonomy_support import TRAJECTORY, Env
-from demo_env import SERVICE, make_repo, tool
+from demo_env import SERVICE, git, make_repo, tool
 
 from nightfix.autonomy import diffs
 from nightfix.autonomy.verification import Gate, MemoryCache
@@ -170,3 +170,17 @@ def test_watch_refuses_a_fix_without_regression_test(tmp_path, errors_db, no_lea
     events = [e for e in env.trace(run["run_id"]) if e.get("name") == "verification_failed"]
     assert events and events[0]["detail"]["evidence"]["suite"]["passed"] == 5
     assert env.trace(run["run_id"])[-1]["reason"] == "verification_failed:regression_test"
+
+
+async def test_base_that_cannot_run_is_a_configuration_error_and_every_sandbox_goes(
+    tmp_path, no_leaks
+):
+    repo = make_repo(tmp_path / "broken")
+    (repo / "tests" / "test_slugs.py").write_text("from text_unidecode import unidecode\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "slugs")
+    result, calls = await gate(repo, FIX)
+    assert result.stop_reason == "configuration_error:baseline"
+    assert "No module named 'text_unidecode'" in result.reason
+    # the fix and regression runs went on in parallel; each destroyed its own sandbox
+    assert calls.created == calls.destroyed == 3

@@ -33,7 +33,7 @@ import binascii
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -151,7 +151,7 @@ class Gate:
                 applied = await self.workspace_diff(box)
                 await self.check_tables(box, tables, rules, result)
                 tests = [p.path for p in patches if not p.deleted and rules.is_test(p.path)]
-                base, fix, before = await asyncio.gather(
+                base, fix, before = await settled(
                     self.baseline(commit, info),
                     self.with_fix(box, applied, tests),
                     self.original_plus_tests(commit, patches, tests),
@@ -356,6 +356,17 @@ class Gate:
             data += chunk
             if not page.get("truncated") or not chunk:
                 return data.decode("utf-8", "replace")
+
+
+async def settled(*steps: Awaitable[Any]) -> list[Any]:
+    """Run ``steps`` in parallel and let every one finish (each owns a sandbox it destroys);
+    then raise the first failure in the order given — a base that cannot run outranks a fix
+    that fails — or return all their results."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for outcome in results:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return results
 
 
 def _keep(report: dict[str, Any]) -> dict[str, Any]:
