@@ -48,6 +48,24 @@ def check_realpath_in_workspace(root: str, real: str) -> str:
     return real
 
 
+def check_repo_include(path: str, including: str | None) -> str:
+    """A file one repository file names (``-r other.txt``), as a path inside the repository.
+
+    Relative to the including file's folder; absolute paths and ``..`` above the root are
+    refused, so a requirement file cannot make the host read ``/etc/passwd`` or a sibling
+    repository.
+    """
+    folder = posixpath.dirname(including) if including else ""
+    joined = posixpath.normpath(posixpath.join(folder, path))
+    if "\\" in path or joined == ".." or joined.startswith(("../", "/")):
+        where = f" (included from {including})" if including else ""
+        raise SecurityError(
+            f"requirement file {path!r}{where} is outside the repository; "
+            "only files of the repository can be included"
+        )
+    return joined
+
+
 def check_source_known(sources: Mapping[str, str], name: str) -> str:
     """Return where a configured source lives; unknown names (or no sources) are refused."""
     if not sources:

@@ -40,6 +40,7 @@ from nightfix_sandbox.security import (
     check_timeout,
 )
 from nightfix_sandbox.sources import SourceRegistry
+from nightfix_sandbox.toolchains import python_deps
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +100,28 @@ class SandboxService:
         if key not in self._images:
             image = self.config.image
             if self.deps is not None and self.config.install_deps:
-                image = self.deps.image_for(self.sources.dependency_files(repo, commit))
+                image = self.deps.image_for(self._python_deps(repo, commit).requirements)
             self._images[key] = image
         return self._images[key]
+
+    def _python_deps(self, repo: Path, commit: str) -> python_deps.PythonDeps:
+        """What the commit's Python project needs; setup.py metadata is built offline."""
+        deps = self.deps
+        assert deps is not None
+
+        def metadata() -> str:
+            tar = self.sources.snapshot(repo, commit)
+            code, out = deps.run_offline(tar, python_deps.metadata_command(WORKSPACE))
+            if code != 0:
+                tail = out.strip().splitlines()[-1:] or [f"exit {code}"]
+                raise SandboxError(f"building the project's metadata (setup.py) failed: {tail[0]}")
+            return out
+
+        return python_deps.collect(
+            partial(self.sources.read, repo, commit),
+            self.sources.top_level(repo, commit),
+            metadata=metadata,
+        )
 
     def close(self) -> None:
         """Destroy every sandbox and the warm pool (containers and volumes)."""
