@@ -17,6 +17,7 @@ from nightfix_sandbox.toolchains import python_deps
 
 pytestmark = pytest.mark.docker
 
+META = "python -c 'import importlib.metadata as m; print(m.version(\"{}\"))'"
 Serve = Callable[[Path], contextlib.AbstractContextManager[SandboxService]]
 
 
@@ -113,11 +114,77 @@ def test_setup_py_only_package_gets_its_dependencies(
         },
     )
     with serve(src) as svc:
-        sid = svc.create("proj").sandbox_id
+        info = svc.create("proj")
+        info_note, sid = info.setup_note, info.sandbox_id
         report = svc.run_tests(sid)
         assert (report.passed, report.failed, report.errors) == (1, 0, 0), report.output_tail
         sphinx = svc.exec(sid, "python -m pip show sphinx")
         assert sphinx.exit_code != 0  # the docs extra is not a test extra
+        assert info_note is None, info_note
+        version = svc.exec(sid, META.format("legacy-proj"))
+        assert version.stdout.strip() == "1.0", version.stderr  # installed itself, editable
+
+
+HATCH_VCS_PROJECT = {
+    "pyproject.toml": '[build-system]\nrequires = ["hatchling", "hatch-vcs"]\n'
+    'build-backend = "hatchling.build"\n'
+    '[project]\nname = "vcsproj"\ndynamic = ["version"]\n'
+    '[project.scripts]\nvcsproj-hello = "vcsproj:hello"\n'
+    '[tool.hatch.version]\nsource = "vcs"\n'
+    '[tool.hatch.build.hooks.vcs]\nversion-file = "src/vcsproj/_version.py"\n',
+    ".gitignore": "src/vcsproj/_version.py\n",
+    "src/vcsproj/__init__.py": "from vcsproj._version import __version__\n\n\n"
+    "def hello():\n    print('hello', __version__)\n",
+    "tests/test_version.py": "import importlib.metadata\n\nimport vcsproj\n\n\n"
+    "def test_version():\n"
+    "    assert vcsproj.__version__ == importlib.metadata.version('vcsproj')\n",
+}
+
+
+def test_src_package_with_a_version_generated_at_build_time_imports(
+    tmp_path: Path, serve: Serve, repo: Callable[..., Path]
+) -> None:
+    src = repo(tmp_path / "vcsproj", HATCH_VCS_PROJECT)
+    with serve(src) as svc:
+        info = svc.create("proj")
+        assert info.setup_note is None
+        sid = info.sandbox_id
+        report = svc.run_tests(sid)
+        assert (report.passed, report.failed, report.errors) == (1, 0, 0), report.output_tail
+        hello = svc.exec(sid, "vcsproj-hello")  # the entry point, on PATH
+        assert hello.exit_code == 0 and hello.stdout == "hello 0+nightfix\n", hello.stderr
+        assert svc.diff(sid).files_changed == []  # the generated file is ignored, not a change
+
+
+def test_planting_a_pth_in_the_project_install_is_refused(
+    tmp_path: Path, serve: Serve, repo: Callable[..., Path]
+) -> None:
+    """The install's site dir runs every .pth in every Python start (a run of record too):
+    it is root's, so the sandbox user cannot plant one there."""
+    src = repo(tmp_path / "pth", HATCH_VCS_PROJECT)
+    with serve(src) as svc:
+        sid = svc.create("proj").sandbox_id
+        site = "/sandbox/.project/lib/python3.11/site-packages"
+        plant = svc.exec(sid, f"ls {site}/*.pth && echo 'import os' > {site}/evil.pth")
+        assert plant.exit_code != 0 and "Permission denied" in plant.stderr, plant
+
+
+def test_project_that_cannot_be_installed_still_gets_a_sandbox_and_a_note(
+    tmp_path: Path, serve: Serve, repo: Callable[..., Path]
+) -> None:
+    src = repo(
+        tmp_path / "broken",
+        {
+            "setup.py": "raise SystemExit('this setup.py is broken on purpose')\n",
+            "requirements.txt": "six==1.16.0\n",
+            "test_ok.py": "import six\n\n\ndef test_ok():\n    assert six.PY3\n",
+        },
+    )
+    with serve(src) as svc:
+        info = svc.create("proj")
+        assert info.setup_note is not None and "could not be installed" in info.setup_note
+        report = svc.run_tests(info.sandbox_id)
+        assert (report.passed, report.failed, report.errors) == (1, 0, 0), report.output_tail
 
 
 def test_test_extra_naming_the_project_itself_does_not_install_its_pypi_copy(
@@ -139,4 +206,7 @@ def test_test_extra_naming_the_project_itself_does_not_install_its_pypi_copy(
         where = svc.exec(sid, "python -c 'import six, text_unidecode; print(six.__file__)'")
         assert where.exit_code == 0, where.stderr
         assert where.stdout.strip() == "/sandbox/workspace/six.py"
-        assert svc.exec(sid, "python -m pip show six").exit_code != 0  # no PyPI copy at all
+        version = svc.exec(
+            sid, "python -c 'import importlib.metadata as m; print(m.version(\"six\"))'"
+        )
+        assert version.stdout.strip() == "0.0.1"  # the project itself, not a PyPI release

@@ -18,7 +18,8 @@ BASE_GIT = "/sandbox/.base.git"
 SANDBOX_UID = 1000
 LABEL = "nightfix.sandbox"
 # Never part of a diff or digest: caches a test run leaves behind, half-written files.
-NOISE = ["__pycache__/", "*.pyc", ".pytest_cache/", ".nightfix-write-*"]
+# `*.egg-info/`: what installing the project itself (editable) writes into the workspace.
+NOISE = ["__pycache__/", "*.pyc", ".pytest_cache/", ".nightfix-write-*", "*.egg-info/"]
 
 
 def default_image() -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 import docker
 import requests
 
-from nightfix_sandbox.config import SANDBOX_UID
+from nightfix_sandbox.config import SANDBOX_ROOT, SANDBOX_UID
 from nightfix_sandbox.errors import ImageError
 from nightfix_sandbox.image import build_context, image_exists
 
@@ -37,17 +37,22 @@ class DependencyImages:
         self.base = base
         self._lock = threading.Lock()
 
-    def image_for(self, requirements: list[str]) -> str:
-        """The base image plus ``requirements`` (requirement lines), built once per set."""
+    def image_for(self, requirements: list[str], site_hook: str | None = None) -> str:
+        """The base image plus ``requirements`` (requirement lines), built once per set.
+
+        ``site_hook``: one ``.pth`` line put into the image's site-packages, run by every
+        Python start (a toolchain's way to make a per-sandbox install importable).
+        """
         reqs = sorted(set(requirements))
         if not reqs:
             return self.base
         base_id = str(self.client.images.get(self.base).id)
-        key = hashlib.sha256("\n".join([base_id, *reqs]).encode()).hexdigest()[:16]
+        parts = [base_id, *reqs, site_hook or ""]
+        key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
         tag = f"{DEPS_REPO}:{key}"
         with self._lock:
             if not image_exists(self.client, tag):
-                self._build(tag, reqs)
+                self._build(tag, reqs, site_hook)
         return tag
 
     def run_offline(self, tar: bytes, command: list[str], timeout_s: int = 300) -> tuple[int, str]:
@@ -82,7 +87,7 @@ class DependencyImages:
         finally:
             box.remove(force=True)
 
-    def _build(self, tag: str, reqs: list[str]) -> None:
+    def _build(self, tag: str, reqs: list[str], site_hook: str | None) -> None:
         log.info("building dependency image %s for %d requirements", tag, len(reqs))
         with tempfile.TemporaryDirectory(prefix="nightfix-deps-") as tmp:
             ctx = Path(tmp)
@@ -108,10 +113,19 @@ class DependencyImages:
             if proc.returncode != 0:
                 tail = proc.stderr.strip().splitlines()[-1:] or ["?"]
                 raise ImageError(f"fetching the source's dependencies failed: {tail[0]}")
+            (ctx / "nightfix-site-hook.pth").write_text((site_hook or "") + "\n")
+            hook = ""
+            if site_hook:
+                hook = (
+                    ' && cp /tmp/deps/nightfix-site-hook.pth "$(/opt/venv/bin/python -c '
+                    '\'import sysconfig; print(sysconfig.get_path("purelib"))\')"/'
+                )
             (ctx / "Dockerfile").write_text(
-                f"FROM {self.base}\nUSER root\nCOPY requirements.txt wheels /tmp/deps/\n"
+                f"FROM {self.base}\nUSER root\n"
+                "COPY requirements.txt nightfix-site-hook.pth wheels /tmp/deps/\n"
                 "RUN /opt/venv/bin/pip install --no-index --find-links /tmp/deps "
-                "-r /tmp/deps/requirements.txt && rm -rf /tmp/deps\nUSER 1000:1000\n"
+                f"-r /tmp/deps/requirements.txt{hook} && rm -rf /tmp/deps\n"
+                f"ENV PATH=$PATH:{SANDBOX_ROOT}/.project/bin\nUSER 1000:1000\n"
             )
             build_context(
                 self.client, ctx, tag, network=False, labels={"nightfix.sandbox.image": "deps"}

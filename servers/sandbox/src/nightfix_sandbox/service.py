@@ -32,7 +32,7 @@ from nightfix_sandbox.models import (
     WriteResult,
 )
 from nightfix_sandbox.pool import WarmPool
-from nightfix_sandbox.runner import run_command
+from nightfix_sandbox.runner import run_command, run_helper
 from nightfix_sandbox.security import (
     check_command,
     check_sandbox_id,
@@ -71,6 +71,8 @@ class SandboxService:
         self.pool = WarmPool(backend, config.pool_size)
         self._boxes: dict[str, Sandbox] = {}
         self._images: dict[tuple[str, str], str] = {}
+        self._installable: set[tuple[str, str]] = set()
+        self._notes: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap_loop, name="nf-reaper", daemon=True)
@@ -100,7 +102,13 @@ class SandboxService:
         if key not in self._images:
             image = self.config.image
             if self.deps is not None and self.config.install_deps:
-                image = self.deps.image_for(self._python_deps(repo, commit).requirements)
+                found = self._python_deps(repo, commit)
+                reqs = found.requirements + found.build_requires
+                image = self.deps.image_for(reqs, python_deps.SITE_HOOK)
+                if found.installable and image != self.config.image:
+                    self._installable.add(key)
+                if found.note:
+                    self._notes[key] = found.note
             self._images[key] = image
         return self._images[key]
 
@@ -113,8 +121,9 @@ class SandboxService:
             tar = self.sources.snapshot(repo, commit)
             code, out = deps.run_offline(tar, python_deps.metadata_command(WORKSPACE))
             if code != 0:
-                tail = out.strip().splitlines()[-1:] or [f"exit {code}"]
-                raise SandboxError(f"building the project's metadata (setup.py) failed: {tail[0]}")
+                raise SandboxError(
+                    f"building its metadata failed: {python_deps.install_error(out)}"
+                )
             return out
 
         return python_deps.collect(
@@ -166,6 +175,12 @@ class SandboxService:
                 self.backend.remove(box)
                 raise
             self.pool.want(image, commit, partial(self.sources.snapshot, repo, commit))
+        key = (str(repo), commit)
+        notes = [
+            self._notes.get(key),
+            self._install_project(box) if key in self._installable else None,
+        ]
+        setup_note = "; ".join(n for n in notes if n) or None
         sid = f"sbx-{secrets.token_hex(6)}"
         info = SandboxInfo(
             sandbox_id=sid,
@@ -176,11 +191,28 @@ class SandboxService:
             workdir=WORKSPACE,
             toolchain=chain.info(),
             created_at=_now(),
+            setup_note=setup_note,
         )
         with self._lock:
             self._boxes[sid] = Sandbox(info=info, box=box, chain=chain)
         log.info("created sandbox %s from %s@%s (%s)", sid, source, ref, commit[:12])
         return info
+
+    def _install_project(self, box: Box) -> str | None:
+        """Install the project itself (editable, offline) so generated files, entry points and
+        importlib.metadata work; on failure the sandbox works as before (PYTHONPATH) and the
+        returned note says why."""
+        code, out, err = run_helper(self.backend, box, python_deps.INSTALL_AS_USER)
+        if code == 0:
+            code, out, err = run_helper(self.backend, box, python_deps.PUBLISH_AS_ROOT, root=True)
+        if code == 0:
+            return None
+        why = python_deps.install_error(err + "\n" + out)
+        log.info("installing the project in %s failed: %s", box.container_id[:12], why)
+        return (
+            f"the project itself could not be installed (pip install -e . failed: {why}); "
+            "imports work from src/ and the workspace root only (PYTHONPATH)"
+        )
 
     def _get(self, sandbox_id: str) -> Sandbox:
         check_sandbox_id(sandbox_id)

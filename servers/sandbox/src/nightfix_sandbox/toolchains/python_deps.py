@@ -26,7 +26,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from nightfix_sandbox.errors import ImageError
+from nightfix_sandbox.errors import ImageError, SandboxError
 from nightfix_sandbox.security import check_repo_include
 
 EXTRAS = ("test", "tests", "testing", "dev")
@@ -48,6 +48,14 @@ class PythonDeps:
     requirements: list[str] = field(default_factory=list)
     build_requires: list[str] = field(default_factory=list)
     name: str | None = None
+
+    @property
+    def installable(self) -> bool:
+        """Has a build backend, so the project itself can be installed (editable)."""
+        return bool(self.build_requires)
+
+    note: str | None = None
+    """What could not be read (the sandbox is made anyway)."""
     needs_metadata: bool = False
     """setup.py / setup.cfg (or dynamic dependencies): metadata must be built to know all."""
 
@@ -69,9 +77,10 @@ def collect(
     project = pyproject.get("project", {})
     deps.name = project.get("name")
     if "build-system" in pyproject:
-        deps.build_requires = _strings(pyproject["build-system"].get("requires", []), "requires")
-    elif "setup.py" in top_level or "setup.cfg" in top_level:
-        deps.build_requires = ["setuptools", "wheel"]
+        build = pyproject["build-system"].get("requires", [])
+        deps.build_requires = _with_editable_requires(_strings(build, "build-system.requires"))
+    elif "setup.py" in top_level or "setup.cfg" in top_level or project:
+        deps.build_requires = ["setuptools", "wheel"]  # pip's default backend
     raw += _strings(project.get("dependencies", []), "project.dependencies")
     extras = project.get("optional-dependencies", {})
     for extra in EXTRAS:
@@ -82,14 +91,34 @@ def collect(
         deps.needs_metadata = "setup.py" in top_level or "setup.cfg" in top_level
         deps.name = deps.name or _setup_cfg_name(read)
     if deps.needs_metadata and metadata is not None:
-        name, built = from_report(metadata())
-        deps.name = deps.name or name
-        raw += built
+        try:
+            name, built = from_report(metadata())
+        except SandboxError as exc:  # the sandbox still works, without those requirements
+            deps.note = f"the dependencies in setup.py/setup.cfg could not be read: {exc}"
+        else:
+            deps.name = deps.name or name
+            raw += built
     files = [n for n in top_level if n.startswith("requirements") and n.endswith(".txt")]
     for path in [*sorted(files), *extra_files]:
         raw += requirement_file(read, path)
     deps.requirements = drop_self(raw, deps.name, extras)
     return deps
+
+
+# What common backends ask for on top of [build-system].requires to build an editable
+# install (their get_requires_for_build_editable), which cannot be asked offline.
+EDITABLE_REQUIRES = {"hatchling": ["editables"], "setuptools": ["wheel"]}
+
+
+def _with_editable_requires(build: list[str]) -> list[str]:
+    out = list(build)
+    for line in build:
+        try:
+            name = normalize(Requirement(line).name)
+        except InvalidRequirement:
+            continue
+        out += EDITABLE_REQUIRES.get(name, [])
+    return out
 
 
 def _pyproject(read: Reader) -> dict[str, Any]:
@@ -223,7 +252,7 @@ def from_report(report: str) -> tuple[str | None, list[str]]:
         data = json.loads(report)
         meta = data["install"][0]["metadata"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise ImageError("building the project's metadata gave no report") from None
+        raise SandboxError("building the project's metadata gave no report") from None
     reqs: list[str] = []
     for line in meta.get("requires_dist", []):
         req = Requirement(line)
@@ -234,3 +263,39 @@ def from_report(report: str) -> tuple[str | None, list[str]]:
             req.marker = None  # the sandbox's pip must not meet an `extra` it has no value for
         reqs.append(str(req))
     return meta.get("name"), reqs
+
+
+# -- the project itself, installed editable in each sandbox --------------------------------
+
+PROJECT = "/sandbox/.project"
+"""Root-owned prefix of the sandbox's editable install (on the sandbox volume)."""
+STAGED = "/tmp/nightfix-project"  # noqa: S108 (the sandbox's own tmpfs)
+SITE_HOOK = (
+    "import glob, site; list(map(site.addsitedir, "
+    f"sorted(glob.glob('{PROJECT}/lib/python3*/site-packages'))))"
+)
+"""The ``.pth`` line of the dependency image that makes :data:`PROJECT` importable."""
+
+# Build requirements are in the image. The workspace is no git checkout (and the base
+# repository holds one commit, no tags), so a version from git (hatch-vcs, setuptools-scm)
+# is pretended: 0+nightfix.
+INSTALL_AS_USER = [
+    "sh",
+    "-c",
+    f"rm -rf {STAGED} && SETUPTOOLS_SCM_PRETEND_VERSION=0+nightfix "
+    "exec python -m pip install --quiet --no-index --no-deps --no-build-isolation "
+    f"--use-pep517 --disable-pip-version-check --prefix {STAGED} -e /sandbox/workspace",
+]
+# Copied by root, so the sandbox user cannot later put a .pth there that runs in every
+# Python start (a run of record included).
+PUBLISH_AS_ROOT = ["cp", "-r", STAGED, PROJECT]
+
+
+def install_error(output: str) -> str:
+    """The line of a failed ``pip install`` that says why (the backend's exception)."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    for pattern in (r"^\w*(Error|Exception)\b.*:", r"^error:"):
+        found = [ln for ln in lines if re.match(pattern, ln)]
+        if found:
+            return found[-1][:400]
+    return lines[-1][:400] if lines else "no output"
