@@ -10,8 +10,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from nightfix_sandbox.config import Limits
-from nightfix_sandbox.errors import SecurityError
+from nightfix_sandbox import repo_setup
+from nightfix_sandbox.backends.docker_backend import DockerBackend
+from nightfix_sandbox.config import Limits, SandboxConfig
+from nightfix_sandbox.deps import DependencyImages
+from nightfix_sandbox.errors import SandboxError, SecurityError
 from nightfix_sandbox.service import SandboxService
 from nightfix_sandbox.toolchains import python_deps
 
@@ -210,3 +213,124 @@ def test_test_extra_naming_the_project_itself_does_not_install_its_pypi_copy(
             sid, "python -c 'import importlib.metadata as m; print(m.version(\"six\"))'"
         )
         assert version.stdout.strip() == "0.0.1"  # the project itself, not a PyPI release
+
+
+@contextlib.contextmanager
+def _configured(
+    src: Path, image: str, client: docker.DockerClient, **flags: object
+) -> Iterator[SandboxService]:
+    """A service over ``src`` (source ``proj``) with operator flags set."""
+    config = SandboxConfig(sources={"proj": str(src)}, image=image, pool_size=0, **flags)  # type: ignore[arg-type]
+    backend = DockerBackend(client, config.limits)
+    svc = SandboxService(config, backend, DependencyImages(client, image))
+    try:
+        yield svc
+    finally:
+        svc.close()
+        backend.close()
+
+
+CI_PROJECT = {
+    "ci/test-reqs.txt": "-r ../base-reqs.txt\n",
+    "base-reqs.txt": "text-unidecode==1.3\n",  # not a requirements*.txt: only named files read it
+    "tests/test_env.py": "import os\n\nimport text_unidecode\n\n\n"
+    "def test_env():\n    assert os.environ.get('APP_MODE') == 'yaml'\n",
+}
+WHO = "cat /tmp/setup-ran; id -u"
+
+
+def test_operator_requirements_and_setup_command_are_used(
+    tmp_path: Path,
+    sandbox_image: str,
+    docker_client: docker.DockerClient,
+    repo: Callable[..., Path],
+) -> None:
+    src = repo(tmp_path / "ci", CI_PROJECT)
+    flags = {
+        "requirements": {"proj": ["ci/test-reqs.txt"]},
+        "setup_commands": {
+            "proj": "python -c 'import text_unidecode' && echo flag > /tmp/setup-ran"
+        },
+    }
+    with _configured(src, sandbox_image, docker_client, **flags) as svc:
+        sid = svc.create("proj").sandbox_id
+        ran = svc.exec(sid, WHO)
+        assert ran.stdout.split() == ["flag", "1000"], ran  # ran first, as the sandbox user
+
+
+def test_failing_setup_command_fails_create_sandbox_clearly(
+    tmp_path: Path,
+    sandbox_image: str,
+    docker_client: docker.DockerClient,
+    repo: Callable[..., Path],
+) -> None:
+    src = repo(tmp_path / "fail", {"test_x.py": "def test_x():\n    pass\n"})
+    flags = {"setup_commands": {"proj": "echo 'no database here' >&2; exit 3"}}
+    with _configured(src, sandbox_image, docker_client, **flags) as svc:
+        with pytest.raises(SandboxError) as err:
+            svc.create("proj")
+        assert svc.list().sandboxes == []
+    assert "setup command of source 'proj' failed (exit 3): no database here" in str(err.value)
+
+
+def test_flags_for_an_unknown_source_are_refused() -> None:
+    with pytest.raises(ValueError, match="--setup-command names source 'nope'"):
+        SandboxConfig(sources={"proj": "/tmp"}, setup_commands={"nope": "true"})
+
+
+SANDBOX_YAML = (
+    "toolchain: python\n"
+    "requirements: [ci/test-reqs.txt]\n"
+    "setup_command: echo yaml > /tmp/setup-ran\n"
+    "test_command: python -m pytest -q tests\n"
+    "env:\n  APP_MODE: yaml\n"
+)
+
+
+def test_sandbox_yaml_is_honoured_and_operator_flags_win(
+    tmp_path: Path,
+    sandbox_image: str,
+    docker_client: docker.DockerClient,
+    repo: Callable[..., Path],
+) -> None:
+    src = repo(tmp_path / "yaml", {**CI_PROJECT, ".nightfix/sandbox.yaml": SANDBOX_YAML})
+    with _configured(src, sandbox_image, docker_client) as svc:
+        sid = svc.create("proj").sandbox_id
+        assert svc.exec(sid, WHO).stdout.split() == ["yaml", "1000"]
+        report = svc.run_tests(sid)
+        assert report.command.startswith("python -m pytest -q tests ")
+        assert (report.passed, report.failed, report.errors) == (1, 0, 0), report.output_tail
+    flags = {"setup_commands": {"proj": "echo flag > /tmp/setup-ran"}}
+    with _configured(src, sandbox_image, docker_client, **flags) as svc:
+        sid = svc.create("proj").sandbox_id
+        assert svc.exec(sid, WHO).stdout.split() == ["flag", "1000"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("toolchain: python\ntest_cmd: pytest\n", "key 'test_cmd': Extra inputs are not permitted"),
+        ("env: [A, B]\n", "key 'env': Input should be a valid dictionary"),
+        ("requirements: [a.txt\n", "is not valid YAML"),
+        ("- just\n- a list\n", "must be a mapping of keys, not list"),
+    ],
+)
+def test_malformed_sandbox_yaml_is_refused_with_the_key_named(
+    tmp_path: Path,
+    sandbox_image: str,
+    docker_client: docker.DockerClient,
+    repo: Callable[..., Path],
+    text: str,
+    message: str,
+) -> None:
+    src = repo(tmp_path / "bad", {".nightfix/sandbox.yaml": text, "x.py": ""})
+    with _configured(src, sandbox_image, docker_client) as svc, pytest.raises(SandboxError) as err:
+        svc.create("proj")
+    assert message in str(err.value) and ".nightfix/sandbox.yaml" in str(err.value)
+
+
+def test_sandbox_yaml_env_changing_how_python_starts_is_refused() -> None:
+    for name in ("PYTHONPATH", "PYTEST_ADDOPTS", "LD_PRELOAD", "PATH", "GIT_DIR"):
+        with pytest.raises(SecurityError, match=f"env: {name} may not be set"):
+            repo_setup.load(f"env:\n  {name}: /tmp/x\n".encode())
+    assert repo_setup.load(b"env:\n  APP_MODE: yaml\n").env == {"APP_MODE": "yaml"}

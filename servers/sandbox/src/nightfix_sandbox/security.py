@@ -66,6 +66,27 @@ def check_repo_include(path: str, including: str | None) -> str:
     return joined
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# What decides how the interpreter, the test runner, git or pip start: a repository file must
+# not set these for the run of record (a fix could then change how tests run).
+_ENV_REFUSED = re.compile(r"^(PYTHON|PYTEST|LD_|GIT_|PIP_|COV_CORE|COVERAGE_)|^(PATH|HOME)$", re.I)
+
+
+def check_repo_env(env: Mapping[str, str]) -> Mapping[str, str]:
+    """Environment variables a repository's sandbox file sets for every sandbox command."""
+    for name, value in env.items():
+        if not _ENV_NAME.match(name):
+            raise SecurityError(f"env: {name!r} is not a valid variable name")
+        if _ENV_REFUSED.match(name):
+            raise SecurityError(
+                f"env: {name} may not be set by the repository (it changes how Python, the "
+                "test runner, git or pip start); the operator sets the sandbox's environment"
+            )
+        if "\0" in value:
+            raise SecurityError(f"env: the value of {name} holds a NUL byte")
+    return env
+
+
 def check_source_known(sources: Mapping[str, str], name: str) -> str:
     """Return where a configured source lives; unknown names (or no sources) are refused."""
     if not sources:
