@@ -4,6 +4,7 @@ itself, and what a sandbox installs for them (real Docker, real git, real pip)."
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -334,3 +335,29 @@ def test_sandbox_yaml_env_changing_how_python_starts_is_refused() -> None:
         with pytest.raises(SecurityError, match=f"env: {name} may not be set"):
             repo_setup.load(f"env:\n  {name}: /tmp/x\n".encode())
     assert repo_setup.load(b"env:\n  APP_MODE: yaml\n").env == {"APP_MODE": "yaml"}
+
+
+def test_tracked_file_matched_by_gitignore_stays_in_diff_and_digest(
+    tmp_path: Path, serve: Serve, repo: Callable[..., Path]
+) -> None:
+    """A committed generated file that .gitignore also matches is still tracked: it is not
+    'deleted' in diff (a fix diff would delete it), and it counts in the workspace digest."""
+    src = repo(
+        tmp_path / "ignored",
+        {
+            ".gitignore": "_version.py\n",
+            "test_v.py": "from _version import V\n\n\ndef test_v():\n    assert V\n",
+        },
+    )
+    (src / "_version.py").write_text("V = '1.0'\n")
+    subprocess.run(["git", "add", "-f", "_version.py"], cwd=src, check=True)
+    repo(src, {})  # commit it, tracked although ignored
+    with serve(src) as svc:
+        sid = svc.create("proj").sandbox_id
+        clean = svc.diff(sid)
+        assert clean.files_changed == [] and clean.diff == "", clean.diff
+        first = svc.run_tests(sid).workspace_digest
+        svc.write_file(sid, "_version.py", "V = '2.0'\n")
+        changed = svc.diff(sid)
+        assert changed.files_changed == ["_version.py"] and "+V = '2.0'" in changed.diff
+        assert svc.run_tests(sid).workspace_digest != first
