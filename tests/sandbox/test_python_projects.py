@@ -127,6 +127,7 @@ def test_setup_py_only_package_gets_its_dependencies(
         assert info_note is None, info_note
         version = svc.exec(sid, META.format("legacy-proj"))
         assert version.stdout.strip() == "1.0", version.stderr  # installed itself, editable
+        assert svc.diff(sid).files_changed == []  # the install left nothing in the diff
 
 
 HATCH_VCS_PROJECT = {
