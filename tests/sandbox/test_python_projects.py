@@ -130,6 +130,30 @@ def test_setup_py_only_package_gets_its_dependencies(
         assert svc.diff(sid).files_changed == []  # the install left nothing in the diff
 
 
+def test_setup_py_needing_its_build_requirements_for_metadata_gets_its_dependencies(
+    tmp_path: Path, serve: Serve, repo: Callable[..., Path]
+) -> None:
+    """setup.py with setuptools-scm (not in the base image): its metadata is built in an
+    image holding [build-system].requires, still without network."""
+    src = repo(
+        tmp_path / "scm",
+        {
+            "pyproject.toml": '[build-system]\nrequires = ["setuptools>=64", "setuptools-scm>=8"]\n'
+            'build-backend = "setuptools.build_meta"\n',
+            "setup.py": "from setuptools import setup\n\nsetup(name='scm-proj',"
+            " use_scm_version=True, py_modules=['scmmod'], install_requires=['six==1.16.0'])\n",
+            "scmmod.py": "import six\n",
+        },
+    )
+    with serve(src) as svc:
+        info = svc.create("proj")
+        assert info.setup_note is None, info.setup_note
+        version = svc.exec(
+            info.sandbox_id, "python -c 'import scmmod' && " + META.format("scm-proj")
+        )
+        assert version.stdout.strip() == "0+nightfix", version.stderr
+
+
 HATCH_VCS_PROJECT = {
     "pyproject.toml": '[build-system]\nrequires = ["hatchling", "hatch-vcs"]\n'
     'build-backend = "hatchling.build"\n'

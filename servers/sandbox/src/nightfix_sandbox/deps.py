@@ -55,12 +55,14 @@ class DependencyImages:
                 self._build(tag, reqs, site_hook)
         return tag
 
-    def run_offline(self, tar: bytes, command: list[str], timeout_s: int = 300) -> tuple[int, str]:
-        """Run ``command`` in a throwaway, network-less container of the base image holding
-        ``tar`` at /sandbox (as the sandbox user); (exit code, stdout). Repository code such
-        as a setup.py runs here, never on the host."""
+    def run_offline(
+        self, tar: bytes, command: list[str], image: str | None = None, timeout_s: int = 300
+    ) -> tuple[int, str]:
+        """Run ``command`` in a throwaway, network-less container of ``image`` (default: the
+        base image) holding ``tar`` at /sandbox, as the sandbox user; (exit code, stdout).
+        Repository code such as a setup.py runs here, never on the host."""
         box = self.client.containers.create(
-            self.base,
+            image or self.base,
             command,
             network_mode="none",
             user=f"{SANDBOX_UID}:{SANDBOX_UID}",

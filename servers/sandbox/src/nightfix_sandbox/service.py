@@ -132,9 +132,10 @@ class SandboxService:
         deps = self.deps
         assert deps is not None
 
-        def metadata() -> str:
+        def metadata(build_requires: list[str]) -> str:
             tar = self.sources.snapshot(repo, commit)
-            code, out = deps.run_offline(tar, python_deps.metadata_command(WORKSPACE))
+            image = deps.image_for(build_requires)  # the backend the metadata is built with
+            code, out = deps.run_offline(tar, python_deps.metadata_command(WORKSPACE), image)
             if code != 0:
                 raise SandboxError(
                     f"building its metadata failed: {python_deps.install_error(out)}"

@@ -64,12 +64,13 @@ def collect(
     read: Reader,
     top_level: list[str],
     extra_files: Sequence[str] = (),
-    metadata: Callable[[], str] | None = None,
+    metadata: Callable[[list[str]], str] | None = None,
 ) -> PythonDeps:
     """Requirements of the repository behind ``read`` (see the module docstring).
 
-    ``metadata`` builds the project's metadata (a ``pip --report`` JSON); it is called only
-    for a setup.py / setup.cfg project whose dependencies pyproject.toml does not list.
+    ``metadata`` builds the project's metadata (a ``pip --report`` JSON) with the given build
+    requirements installed; it is called only for a setup.py / setup.cfg project whose
+    dependencies pyproject.toml does not list.
     """
     deps = PythonDeps()
     raw: list[str] = []
@@ -92,7 +93,7 @@ def collect(
         deps.name = deps.name or _setup_cfg_name(read)
     if deps.needs_metadata and metadata is not None:
         try:
-            name, built = from_report(metadata())
+            name, built = from_report(metadata(deps.build_requires))
         except SandboxError as exc:  # the sandbox still works, without those requirements
             deps.note = f"the dependencies in setup.py/setup.cfg could not be read: {exc}"
         else:
@@ -238,7 +239,8 @@ def metadata_command(workspace: str) -> list[str]:
     return [
         "sh",
         "-c",
-        'cp -r "$1" /tmp/src && cd /tmp/src && python -m pip install --quiet --dry-run '
+        'cp -r "$1" /tmp/src && cd /tmp/src && SETUPTOOLS_SCM_PRETEND_VERSION=0+nightfix '
+        "python -m pip install --quiet --dry-run "
         "--no-index --no-deps --no-build-isolation --ignore-installed "
         f"--report {REPORT} . >&2 && cat {REPORT}",
         "sh",
