@@ -9,8 +9,9 @@ import docker
 import pytest
 
 from nightfix_sandbox.config import LABEL, SandboxConfig
-from nightfix_sandbox.deps import DependencyImages, requirements_from
+from nightfix_sandbox.deps import DependencyImages
 from nightfix_sandbox.service import SandboxService
+from nightfix_sandbox.toolchains.python_deps import collect
 
 pytestmark = pytest.mark.docker
 
@@ -36,14 +37,14 @@ def test_orphans_of_a_dead_server_are_removed_but_live_ones_kept(
         service.destroy(mine)
 
 
-def test_requirements_from_reads_requirements_and_pyproject() -> None:
+def test_requirements_are_read_from_requirements_and_pyproject() -> None:
     files = {
         "pyproject.toml": b'[project]\nname="x"\ndependencies=["six>=1.16"]\n'
         b'[project.optional-dependencies]\ntest=["iniconfig"]\ndocs=["sphinx"]\n',
         "requirements-dev.txt": b"# comment\nsix>=1.16\n-e .\nattrs  # trailing\n",
     }
-    assert requirements_from(files) == ["attrs", "iniconfig", "six>=1.16"]
-    assert requirements_from({}) == []
+    assert collect(files.get, list(files)).requirements == ["attrs", "iniconfig", "six>=1.16"]
+    assert collect({}.get, []).requirements == []
 
 
 def test_repo_with_requirements_gets_cached_dependency_image(

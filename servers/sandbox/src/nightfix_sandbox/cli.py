@@ -21,6 +21,7 @@ from nightfix_sandbox.config import (
     SandboxConfig,
     cache_dir,
     default_image,
+    parse_per_source,
     parse_source,
 )
 from nightfix_sandbox.errors import ConfigError, SandboxError
@@ -64,6 +65,24 @@ def _docker() -> Any:
             f"cannot reach the Docker daemon ({type(exc).__name__}); start it, then retry"
         ) from exc
     return client
+
+
+def _per_source(flag: str, specs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for spec in specs:
+        name, value = parse_per_source(flag, spec)
+        if name in out:
+            raise ConfigError(f"{flag}: source {name!r} is given twice; give one")
+        out[name] = value
+    return out
+
+
+def _per_source_lists(flag: str, specs: tuple[str, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        name, value = parse_per_source(flag, spec)
+        out.setdefault(name, []).append(value)
+    return out
 
 
 def pick_runtime(choice: str, registered: list[str]) -> Runtime:
@@ -186,6 +205,22 @@ def image_build(offline: bool, if_missing: bool, name: str | None, base: str | N
 )
 @click.option("--no-deps", is_flag=True, help="Never build dependency images.")
 @click.option(
+    "--requirements",
+    "requirement_files",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="An extra requirement file for source NAME (repeatable): a path in its repository; "
+    "its -r includes may not leave the repository.",
+)
+@click.option(
+    "--setup-command",
+    "setup_commands",
+    multiple=True,
+    metavar="NAME=CMD",
+    help="A shell command run in each new sandbox of source NAME as the sandbox user, "
+    "before anything else (no network); its failure fails create_sandbox.",
+)
+@click.option(
     "--runtime",
     type=click.Choice(["runc", "runsc", "auto"]),
     default="runc",
@@ -230,6 +265,8 @@ def serve(
     max_sandboxes: int,
     test_command: str | None,
     no_deps: bool,
+    requirement_files: tuple[str, ...],
+    setup_commands: tuple[str, ...],
     runtime: str,
     pids_limit: int,
     memory_mb: int,
@@ -276,6 +313,8 @@ def serve(
             test_command=test_command,
             install_deps=not no_deps,
             runtime=pick_runtime(runtime, available_runtimes(client)),
+            requirements=_per_source_lists("--requirements", requirement_files),
+            setup_commands=_per_source("--setup-command", setup_commands),
         )
         SourceRegistry(config.sources)  # refuses paths that are not git repositories
         if not image_exists(client, config.image):

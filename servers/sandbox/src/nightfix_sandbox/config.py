@@ -18,7 +18,8 @@ BASE_GIT = "/sandbox/.base.git"
 SANDBOX_UID = 1000
 LABEL = "nightfix.sandbox"
 # Never part of a diff or digest: caches a test run leaves behind, half-written files.
-NOISE = ["__pycache__/", "*.pyc", ".pytest_cache/", ".nightfix-write-*"]
+# `*.egg-info/`: what installing the project itself (editable) writes into the workspace.
+NOISE = ["__pycache__/", "*.pyc", ".pytest_cache/", ".nightfix-write-*", "*.egg-info/"]
 
 
 def default_image() -> str:
@@ -107,13 +108,36 @@ class SandboxConfig(BaseModel):
     runtime: Runtime = Field(
         "runc", description="OCI runtime of every sandbox: runc, or gVisor's runsc."
     )
+    requirements: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Source name -> extra requirement files (paths in its repository).",
+    )
+    setup_commands: dict[str, str] = Field(
+        default_factory=dict,
+        description="Source name -> command run as the sandbox user after creation.",
+    )
 
     @model_validator(mode="after")
     def _names(self) -> SandboxConfig:
         for name in self.sources:
             if not name or not name.replace("-", "").replace("_", "").isalnum():
                 raise ValueError(f"source name {name!r} must be letters, digits, '-' or '_'")
+        for flag, given in (
+            ("--requirements", self.requirements),
+            ("--setup-command", self.setup_commands),
+        ):
+            for name in given:
+                if name not in self.sources:
+                    raise ValueError(f"{flag} names source {name!r}, which no --source defines")
         return self
+
+
+def parse_per_source(flag: str, spec: str) -> tuple[str, str]:
+    """Parse a `NAME=VALUE` flag value of one source (`--requirements`, `--setup-command`)."""
+    name, sep, value = spec.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise ConfigError(f"{flag} {spec!r}: expected SOURCE_NAME=VALUE")
+    return name.strip(), value.strip()
 
 
 def parse_source(spec: str) -> tuple[str, str]:

@@ -12,60 +12,84 @@ import subprocess
 import sys
 import tempfile
 import threading
-import tomllib
 from pathlib import Path
 
 import docker
+import requests
 
+from nightfix_sandbox.config import SANDBOX_ROOT, SANDBOX_UID
 from nightfix_sandbox.errors import ImageError
 from nightfix_sandbox.image import build_context, image_exists
 
 log = logging.getLogger(__name__)
 DEPS_REPO = "nightfix-sandbox-deps"
-EXTRAS = ("test", "tests", "testing", "dev")
-
-
-def requirements_from(files: dict[str, bytes]) -> list[str]:
-    """Requirement lines from requirements*.txt and pyproject's dependencies + test extras."""
-    reqs: list[str] = []
-    for name, data in files.items():
-        if name == "pyproject.toml":
-            try:
-                project = tomllib.loads(data.decode()).get("project", {})
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-                raise ImageError("pyproject.toml of the source does not parse") from None
-            reqs += list(project.get("dependencies", []))
-            for extra in EXTRAS:
-                reqs += list(project.get("optional-dependencies", {}).get(extra, []))
-        else:
-            for line in data.decode("utf-8", "replace").splitlines():
-                line = line.split("#", 1)[0].strip()
-                if line and not line.startswith("-"):
-                    reqs.append(line)
-    return sorted(set(reqs))
 
 
 class DependencyImages:
-    """Builds and caches `nightfix-sandbox-deps:<hash>` images on top of the base image."""
+    """Builds and caches `nightfix-sandbox-deps:<hash>` images on top of the base image.
+
+    Which requirements a repository has is its toolchain's business (e.g.
+    :mod:`nightfix_sandbox.toolchains.python_deps`); this class only installs them.
+    """
 
     def __init__(self, client: docker.DockerClient, base: str) -> None:
         self.client = client
         self.base = base
         self._lock = threading.Lock()
 
-    def image_for(self, files: dict[str, bytes]) -> str:
-        reqs = requirements_from(files)
+    def image_for(self, requirements: list[str], site_hook: str | None = None) -> str:
+        """The base image plus ``requirements`` (requirement lines), built once per set.
+
+        ``site_hook``: one ``.pth`` line put into the image's site-packages, run by every
+        Python start (a toolchain's way to make a per-sandbox install importable).
+        """
+        reqs = sorted(set(requirements))
         if not reqs:
             return self.base
         base_id = str(self.client.images.get(self.base).id)
-        key = hashlib.sha256("\n".join([base_id, *reqs]).encode()).hexdigest()[:16]
+        parts = [base_id, *reqs, site_hook or ""]
+        key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
         tag = f"{DEPS_REPO}:{key}"
         with self._lock:
             if not image_exists(self.client, tag):
-                self._build(tag, reqs)
+                self._build(tag, reqs, site_hook)
         return tag
 
-    def _build(self, tag: str, reqs: list[str]) -> None:
+    def run_offline(
+        self, tar: bytes, command: list[str], image: str | None = None, timeout_s: int = 300
+    ) -> tuple[int, str]:
+        """Run ``command`` in a throwaway, network-less container of ``image`` (default: the
+        base image) holding ``tar`` at /sandbox, as the sandbox user; (exit code, stdout).
+        Repository code such as a setup.py runs here, never on the host."""
+        box = self.client.containers.create(
+            image or self.base,
+            command,
+            network_mode="none",
+            user=f"{SANDBOX_UID}:{SANDBOX_UID}",
+            mem_limit="1g",
+            pids_limit=256,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            labels={"nightfix.sandbox.helper": "1"},
+        )
+        try:
+            box.put_archive("/sandbox", tar)
+            box.start()
+            try:
+                code = int(box.wait(timeout=timeout_s).get("StatusCode", -1))
+            except requests.exceptions.RequestException:
+                box.kill()
+                return -1, ""
+            out = box.logs(stdout=True, stderr=False).decode("utf-8", "replace")
+            if code != 0:
+                err = box.logs(stdout=False, stderr=True).decode("utf-8", "replace")
+                log.info("offline helper failed (exit %d): %s", code, err.strip()[-500:])
+                out = err
+            return code, out
+        finally:
+            box.remove(force=True)
+
+    def _build(self, tag: str, reqs: list[str], site_hook: str | None) -> None:
         log.info("building dependency image %s for %d requirements", tag, len(reqs))
         with tempfile.TemporaryDirectory(prefix="nightfix-deps-") as tmp:
             ctx = Path(tmp)
@@ -91,10 +115,19 @@ class DependencyImages:
             if proc.returncode != 0:
                 tail = proc.stderr.strip().splitlines()[-1:] or ["?"]
                 raise ImageError(f"fetching the source's dependencies failed: {tail[0]}")
+            (ctx / "nightfix-site-hook.pth").write_text((site_hook or "") + "\n")
+            hook = ""
+            if site_hook:
+                hook = (
+                    ' && cp /tmp/deps/nightfix-site-hook.pth "$(/opt/venv/bin/python -c '
+                    '\'import sysconfig; print(sysconfig.get_path("purelib"))\')"/'
+                )
             (ctx / "Dockerfile").write_text(
-                f"FROM {self.base}\nUSER root\nCOPY requirements.txt wheels /tmp/deps/\n"
+                f"FROM {self.base}\nUSER root\n"
+                "COPY requirements.txt nightfix-site-hook.pth wheels /tmp/deps/\n"
                 "RUN /opt/venv/bin/pip install --no-index --find-links /tmp/deps "
-                "-r /tmp/deps/requirements.txt && rm -rf /tmp/deps\nUSER 1000:1000\n"
+                f"-r /tmp/deps/requirements.txt{hook} && rm -rf /tmp/deps\n"
+                f"ENV PATH=$PATH:{SANDBOX_ROOT}/.project/bin\nUSER 1000:1000\n"
             )
             build_context(
                 self.client, ctx, tag, network=False, labels={"nightfix.sandbox.image": "deps"}

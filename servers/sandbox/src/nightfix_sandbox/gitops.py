@@ -39,15 +39,22 @@ GIT = [
     "user.email=nightfix@localhost",
 ]
 
-_DIGEST = """
+# The index starts as the base commit's tree (`read-tree HEAD`, once): a file the commit
+# tracks stays tracked even when .gitignore matches it (a committed generated file), so it
+# is neither "deleted" in diff nor missing from the digest.
+_INDEX = f"{BASE_GIT}/index"
+
+_DIGEST = f"""
 import hashlib, os, subprocess, sys
 git = sys.argv[1:]
+if not os.path.exists("{_INDEX}"):
+    subprocess.run([*git, "read-tree", "HEAD"], capture_output=True, check=True)
 subprocess.run([*git, "add", "-A"], capture_output=True, check=True)
 ls = [*git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
 files = subprocess.run(ls, capture_output=True, check=True).stdout.split(b"\\0")
 h = hashlib.sha256()
 for rel in sorted(f for f in files if f):
-    path = os.path.join(b"/sandbox/workspace", rel)
+    path = os.path.join(b"{WORKSPACE}", rel)
     h.update(rel + b"\\0")
     if os.path.islink(path):
         h.update(b"L" + os.readlink(path))
@@ -67,11 +74,14 @@ DIFF_MAX_FILES = 1000
 # One root `docker exec` for the git steps of `diff`; NULs part the shortstat, the numstat
 # (at most DIFF_MAX_FILES + 1 lines) and the text (at most DIFF_MAX_BYTES + 1 bytes): git
 # shows a file holding NUL as binary, so none is in the text. `head` stops git early.
-# `add -N` (intent to add) and a diff of the work tree write no objects into the base
+# `add -N` (intent to add, of untracked files only: the index holds the base's tree, see
+# `_INDEX`) and a diff of the work tree write no objects into the base
 # repository, which shares the workspace's capped filesystem: a full workspace (ENOSPC)
 # can still be diffed.
 _DIFF = (
-    'git "$@" add -A -N && git "$@" diff --shortstat HEAD {paths}&& printf "\\0"'
+    f'(test -f {_INDEX} || git "$@" read-tree HEAD) && '
+    'git "$@" ls-files -z --others --exclude-standard | xargs -0 -r git "$@" add -N -- '
+    '&& git "$@" diff --shortstat HEAD {paths}&& printf "\\0"'
     ' && git "$@" diff --numstat HEAD {paths}| head -n {files} && printf "\\0"'
     ' && git "$@" diff --no-color --no-ext-diff HEAD {paths}| head -c {size}'
 )

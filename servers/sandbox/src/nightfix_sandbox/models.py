@@ -45,6 +45,11 @@ class SandboxInfo(BaseModel):
     toolchain: ToolchainInfo
     created_at: str
     last_used_at: str | None = None
+    setup_note: str | None = Field(
+        None,
+        description="Why the project itself is not installed in the sandbox (None: it is, "
+        "or it has nothing to install).",
+    )
 
 
 class ExecResult(BaseModel):

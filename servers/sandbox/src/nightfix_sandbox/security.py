@@ -48,6 +48,45 @@ def check_realpath_in_workspace(root: str, real: str) -> str:
     return real
 
 
+def check_repo_include(path: str, including: str | None) -> str:
+    """A file one repository file names (``-r other.txt``), as a path inside the repository.
+
+    Relative to the including file's folder; absolute paths and ``..`` above the root are
+    refused, so a requirement file cannot make the host read ``/etc/passwd`` or a sibling
+    repository.
+    """
+    folder = posixpath.dirname(including) if including else ""
+    joined = posixpath.normpath(posixpath.join(folder, path))
+    if "\\" in path or joined == ".." or joined.startswith(("../", "/")):
+        where = f" (included from {including})" if including else ""
+        raise SecurityError(
+            f"requirement file {path!r}{where} is outside the repository; "
+            "only files of the repository can be included"
+        )
+    return joined
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# What decides how the interpreter, the test runner, git or pip start: a repository file must
+# not set these for the run of record (a fix could then change how tests run).
+_ENV_REFUSED = re.compile(r"^(PYTHON|PYTEST|LD_|GIT_|PIP_|COV_CORE|COVERAGE_)|^(PATH|HOME)$", re.I)
+
+
+def check_repo_env(env: Mapping[str, str]) -> Mapping[str, str]:
+    """Environment variables a repository's sandbox file sets for every sandbox command."""
+    for name, value in env.items():
+        if not _ENV_NAME.match(name):
+            raise SecurityError(f"env: {name!r} is not a valid variable name")
+        if _ENV_REFUSED.match(name):
+            raise SecurityError(
+                f"env: {name} may not be set by the repository (it changes how Python, the "
+                "test runner, git or pip start); the operator sets the sandbox's environment"
+            )
+        if "\0" in value:
+            raise SecurityError(f"env: the value of {name} holds a NUL byte")
+    return env
+
+
 def check_source_known(sources: Mapping[str, str], name: str) -> str:
     """Return where a configured source lives; unknown names (or no sources) are refused."""
     if not sources:

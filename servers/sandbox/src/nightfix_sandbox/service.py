@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from nightfix_sandbox import gitops, testrun, toolchains, workspace
+from nightfix_sandbox import gitops, repo_setup, testrun, toolchains, workspace
 from nightfix_sandbox.backends import Box, ContainerBackend
 from nightfix_sandbox.config import SANDBOX_ROOT, WORKSPACE, SandboxConfig
 from nightfix_sandbox.deps import DependencyImages
@@ -32,7 +32,7 @@ from nightfix_sandbox.models import (
     WriteResult,
 )
 from nightfix_sandbox.pool import WarmPool
-from nightfix_sandbox.runner import run_command
+from nightfix_sandbox.runner import run_command, run_helper
 from nightfix_sandbox.security import (
     check_command,
     check_sandbox_id,
@@ -40,6 +40,7 @@ from nightfix_sandbox.security import (
     check_timeout,
 )
 from nightfix_sandbox.sources import SourceRegistry
+from nightfix_sandbox.toolchains import python_deps
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Sandbox:
     info: SandboxInfo
     box: Box
     chain: toolchains.Toolchain
+    setup: repo_setup.SandboxSetup = field(default_factory=lambda: repo_setup.SandboxSetup())
     last_used: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -69,7 +71,9 @@ class SandboxService:
         self.deps = deps
         self.pool = WarmPool(backend, config.pool_size)
         self._boxes: dict[str, Sandbox] = {}
-        self._images: dict[tuple[str, str], str] = {}
+        self._images: dict[tuple[str, str, str], str] = {}
+        self._installable: set[tuple[str, str, str]] = set()
+        self._notes: dict[tuple[str, str, str], str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap_loop, name="nf-reaper", daemon=True)
@@ -89,19 +93,61 @@ class SandboxService:
                 continue  # URL sources are cloned on first use, not at start-up
             try:
                 repo, commit = self.sources.resolve(name, "HEAD")
-                image = self._image_for(repo, commit)
+                image = self._image_for(name, repo, commit, self._setup(name, repo, commit))
                 self.pool.want(image, commit, partial(self.sources.snapshot, repo, commit))
             except Exception as exc:  # start-up must not fail on a warm-up
                 log.warning("could not preload source %s: %s", name, exc)
 
-    def _image_for(self, repo: Path, commit: str) -> str:
-        key = (str(repo), commit)
+    def _setup(self, source: str, repo: Path, commit: str) -> repo_setup.SandboxSetup:
+        """The commit's .nightfix/sandbox.yaml with the operator's flags on top."""
+        file = repo_setup.load(self.sources.read(repo, commit, repo_setup.SANDBOX_FILE))
+        return repo_setup.merge(
+            file,
+            self.config.requirements.get(source),
+            self.config.setup_commands.get(source),
+            self.config.test_command,
+        )
+
+    def _image_for(
+        self, source: str, repo: Path, commit: str, setup: repo_setup.SandboxSetup
+    ) -> str:
+        key = (source, str(repo), commit)
         if key not in self._images:
             image = self.config.image
             if self.deps is not None and self.config.install_deps:
-                image = self.deps.image_for(self.sources.dependency_files(repo, commit))
+                found = self._python_deps(repo, commit, setup.requirements)
+                reqs = found.requirements + found.build_requires
+                image = self.deps.image_for(reqs, python_deps.SITE_HOOK)
+                if found.installable and image != self.config.image:
+                    self._installable.add(key)
+                if found.note:
+                    self._notes[key] = found.note
             self._images[key] = image
         return self._images[key]
+
+    def _python_deps(
+        self, repo: Path, commit: str, extra_files: list[str]
+    ) -> python_deps.PythonDeps:
+        """What the commit's Python project needs; setup.py metadata is built offline."""
+        deps = self.deps
+        assert deps is not None
+
+        def metadata(build_requires: list[str]) -> str:
+            tar = self.sources.snapshot(repo, commit)
+            image = deps.image_for(build_requires)  # the backend the metadata is built with
+            code, out = deps.run_offline(tar, python_deps.metadata_command(WORKSPACE), image)
+            if code != 0:
+                raise SandboxError(
+                    f"building its metadata failed: {python_deps.install_error(out)}"
+                )
+            return out
+
+        return python_deps.collect(
+            partial(self.sources.read, repo, commit),
+            self.sources.top_level(repo, commit),
+            extra_files,
+            metadata=metadata,
+        )
 
     def close(self) -> None:
         """Destroy every sandbox and the warm pool (containers and volumes)."""
@@ -134,8 +180,9 @@ class SandboxService:
                     f"{len(self._boxes)} sandboxes are live (the maximum); destroy one first"
                 )
         repo, commit = self.sources.resolve(source, ref)
-        chain = toolchains.detect(self.sources.top_level(repo, commit))
-        image = self._image_for(repo, commit)
+        setup = self._setup(source, repo, commit)
+        chain = toolchains.detect(self.sources.top_level(repo, commit), setup.toolchain)
+        image = self._image_for(source, repo, commit, setup)
         box = self.pool.take(image, commit)  # preloaded: the code is already in
         if box is None:
             tar = self.sources.snapshot(repo, commit)
@@ -146,6 +193,14 @@ class SandboxService:
                 self.backend.remove(box)
                 raise
             self.pool.want(image, commit, partial(self.sources.snapshot, repo, commit))
+        key = (source, str(repo), commit)
+        notes = [
+            self._notes.get(key),
+            self._install_project(box) if key in self._installable else None,
+        ]
+        setup_note = "; ".join(n for n in notes if n) or None
+        if setup.setup_command:
+            self._run_setup_command(box, source, setup)
         sid = f"sbx-{secrets.token_hex(6)}"
         info = SandboxInfo(
             sandbox_id=sid,
@@ -156,11 +211,49 @@ class SandboxService:
             workdir=WORKSPACE,
             toolchain=chain.info(),
             created_at=_now(),
+            setup_note=setup_note,
         )
         with self._lock:
-            self._boxes[sid] = Sandbox(info=info, box=box, chain=chain)
+            self._boxes[sid] = Sandbox(info=info, box=box, chain=chain, setup=setup)
         log.info("created sandbox %s from %s@%s (%s)", sid, source, ref, commit[:12])
         return info
+
+    def _install_project(self, box: Box) -> str | None:
+        """Install the project itself (editable, offline) so generated files, entry points and
+        importlib.metadata work; on failure the sandbox works as before (PYTHONPATH) and the
+        returned note says why."""
+        code, out, err = run_helper(self.backend, box, python_deps.INSTALL_AS_USER)
+        if code == 0:
+            code, out, err = run_helper(self.backend, box, python_deps.PUBLISH_AS_ROOT, root=True)
+        if code == 0:
+            return None
+        why = python_deps.install_error(err + "\n" + out)
+        log.info("installing the project in %s failed: %s", box.container_id[:12], why)
+        return (
+            f"the project itself could not be installed (pip install -e . failed: {why}); "
+            "imports work from src/ and the workspace root only (PYTHONPATH)"
+        )
+
+    def _run_setup_command(self, box: Box, source: str, setup: repo_setup.SandboxSetup) -> None:
+        """The operator's (or the repository's) setup command; its failure fails creation."""
+        assert setup.setup_command is not None
+        limits = self.config.limits
+        res = run_command(
+            self.backend,
+            box,
+            setup.setup_command,
+            limits.max_timeout_s,
+            limits.output_bytes,
+            dict(setup.env),
+        )
+        if res.exit_code != 0 or res.timed_out or res.killed:
+            self.backend.remove(box)
+            tail = " | ".join((res.stderr or res.stdout).strip().splitlines()[-3:])
+            why = res.reason or f"exit {res.exit_code}"
+            raise SandboxError(
+                f"the setup command of source {source!r} failed ({why}): {tail[-500:]}; "
+                "fix --setup-command or setup_command in .nightfix/sandbox.yaml"
+            )
 
     def _get(self, sandbox_id: str) -> Sandbox:
         check_sandbox_id(sandbox_id)
@@ -192,7 +285,12 @@ class SandboxService:
         check_command(command)
         sb = self._get(sandbox_id)
         return run_command(
-            self.backend, sb.box, command, timeout_s, self.config.limits.output_bytes
+            self.backend,
+            sb.box,
+            command,
+            timeout_s,
+            self.config.limits.output_bytes,
+            dict(sb.setup.env),
         )
 
     def read_file(
@@ -255,9 +353,10 @@ class SandboxService:
                 self.backend,
                 sb.box,
                 sb.chain,
-                command or self.config.test_command,
+                command or sb.setup.test_command,
                 selected,
                 timeout_s,
                 self.config.limits.output_bytes,
                 report,
+                dict(sb.setup.env),
             )

@@ -96,15 +96,13 @@ class SourceRegistry:
         """The names at the root of a commit's tree (what a toolchain is detected from)."""
         return _git(["ls-tree", "--name-only", commit], cwd=repo).decode().splitlines()
 
-    def dependency_files(self, repo: Path, commit: str) -> dict[str, bytes]:
-        """Top-level requirements*.txt and pyproject.toml of a commit."""
-        names = self.top_level(repo, commit)
-        wanted = [
-            n
-            for n in names
-            if n == "pyproject.toml" or (n.startswith("requirements") and n.endswith(".txt"))
-        ]
-        return {n: _git(["show", f"{commit}:{n}"], cwd=repo) for n in sorted(wanted)}
+    def read(self, repo: Path, commit: str, path: str) -> bytes | None:
+        """One file of a commit (a path inside the repository), or None when it has none."""
+        try:
+            kind = _git(["cat-file", "-t", f"{commit}:{path}"], cwd=repo).decode().strip()
+        except SandboxError:
+            return None
+        return _git(["show", f"{commit}:{path}"], cwd=repo) if kind == "blob" else None
 
 
 def reown_tar(data: bytes, prefix: str = "", uid: int = SANDBOX_UID) -> bytes:

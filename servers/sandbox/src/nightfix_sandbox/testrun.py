@@ -34,12 +34,20 @@ def run_tests(
     timeout_s: int,
     output_bytes: int,
     report: Detail = "summary",
+    env: dict[str, str] | None = None,
 ) -> TestReport:
+    """``env``: the sandbox's own environment (its sandbox file); the plan's env wins."""
     workspace_digest = digest(backend, box)
     path = f"/tmp/nightfix-junit-{uuid.uuid4().hex}.xml"  # noqa: S108 - inside the sandbox
     plan = chain.plan(command, tests, path)
     res, raw = run_attached(
-        backend, box, plan.command, timeout_s, output_bytes, plan.env, attach=path
+        backend,
+        box,
+        plan.command,
+        timeout_s,
+        output_bytes,
+        {**(env or {}), **plan.env},
+        attach=path,
     )
     output = (res.stdout + ("\n" + res.stderr if res.stderr else "")).strip()
     parsed = chain.read(plan, raw, output, res.exit_code)
