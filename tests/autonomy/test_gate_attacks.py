@@ -209,6 +209,20 @@ def test_regression_test_failing_only_on_an_import_the_fix_adds_is_refused(env, 
     assert "ImportError" in run["notes"] or "import" in run["notes"]
 
 
+def test_regression_test_importing_what_the_fix_adds_inside_its_body_is_refused(
+    env, tmp_path, no_leaks
+):
+    test = (
+        "def test_timeout_is_set():\n    from checkout.db import ACQUIRE_TIMEOUT\n\n"
+        "    assert ACQUIRE_TIMEOUT > 0\n"
+    )
+    files = {"tests/test_pool.py": test}
+    run = refused(
+        env, "verification_failed:regression_test", trajectory(tmp_path, files, ADDS_SYMBOL)
+    )
+    assert "errors on the original code" in run["notes"] and "ImportError" in run["notes"]
+
+
 def test_regression_test_that_skips_on_the_original_code_is_refused(env, tmp_path, no_leaks):
     test = (
         "import pytest\n\nfrom checkout import db\n\n\ndef test_timeout_is_set():\n"

@@ -158,3 +158,22 @@ def test_python_is_detected_and_pinned_toolchains_are_checked() -> None:
         assert "unknown toolchain 'cobol'" in str(exc)
     else:
         raise AssertionError("an unknown pinned toolchain must be refused")
+
+
+def test_failing_only_for_a_missing_import_or_module_attribute_is_an_error() -> None:
+    report = b"""<testsuite>
+<testcase classname="tests.test_a" name="test_imports" file="tests/test_a.py">
+  <failure message="ImportError: cannot import name 'X' from 'checkout.db'">x</failure>
+</testcase>
+<testcase classname="tests.test_a" name="test_attr" file="tests/test_a.py">
+  <failure message="AttributeError: module 'checkout.db' has no attribute 'X'">x</failure>
+</testcase>
+<testcase classname="tests.test_a" name="test_real_bug" file="tests/test_a.py">
+  <failure message="AttributeError: 'NoneType' object has no attribute 'total'">x</failure>
+</testcase>
+</testsuite>"""
+    chain = PythonToolchain()
+    parsed = chain.read(chain.plan(None, [], "/tmp/r.xml"), report, "3 failed in 0.1s", 1)
+    assert parsed.status == "ok", parsed.problem  # checked against pytest's own counts first
+    outcomes = {r.test_id.rsplit("::", 1)[1]: r.outcome for r in parsed.results}
+    assert outcomes == {"test_imports": "error", "test_attr": "error", "test_real_bug": "failed"}

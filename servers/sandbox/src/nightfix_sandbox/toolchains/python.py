@@ -99,7 +99,8 @@ class PythonToolchain:
             results = [_first_real_error(r) for r in junit.parse(report, pytest_id)]
         except junit.ReportError as exc:
             return Parsed([], str(exc), "unparsable")
-        return Parsed(results, *_check(results, output, exit_code))
+        problem, status = _check(results, output, exit_code)  # against pytest's own counts
+        return Parsed([_import_failure_is_an_error(r) for r in results], problem, status)
 
 
 def pytest_id(attrs: dict[str, str]) -> str:
@@ -138,6 +139,21 @@ def _first_real_error(result: TestResult) -> TestResult:
             "exception": junit.exception_type(lines[-1]),
         }
     )
+
+
+_MISSING_NAME = re.compile(r"^AttributeError: module '[\w.]+' has no attribute ")
+
+
+def _import_failure_is_an_error(result: TestResult) -> TestResult:
+    """A test body that fails because an import or a module attribute is missing fails for
+    want of code, not because of the behaviour it checks (a "regression test" that only
+    imports what the fix adds): an ``error``, like a failed import at collection."""
+    if result.outcome != "failed":
+        return result
+    missing = result.exception in ("ImportError", "ModuleNotFoundError") or bool(
+        _MISSING_NAME.match(result.message)
+    )
+    return result.model_copy(update={"outcome": "error"}) if missing else result
 
 
 def _check(results: list[TestResult], output: str, exit_code: int) -> tuple[str | None, str]:
