@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from nightfix.autonomy import diffs, plumbing, verdicts
+from nightfix.autonomy import diffs, plumbing, verdicts, verification
 from nightfix.autonomy.gate_errors import GateFailed
 from nightfix.policy import VerificationPolicy
 
@@ -32,7 +32,8 @@ TOOLCHAIN: dict[str, Any] = {
     "tamper_patterns": [r"\b_pytest\b", r"\bpluggy\b", r"(?i)junit"],
     "disable_markers": [r"@pytest\.mark\.(skip|skipif|xfail)\b", r"\bpytest\.(skip|xfail)\s*\("],
 }
-RULES = plumbing.Rules.of(TOOLCHAIN, VerificationPolicy())
+POLICY = VerificationPolicy()
+RULES = plumbing.Rules.of(TOOLCHAIN, POLICY)
 
 
 def new_file(path: str, *lines: str) -> str:
@@ -241,3 +242,32 @@ def test_base_suite_that_cannot_run_is_a_configuration_error() -> None:
     with pytest.raises(GateFailed) as empty:
         verdicts.baseline_of("c0ffee" * 6, report({}), "configure it")
     assert empty.value.configuration and "ran no tests" in empty.value.reason
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "access = 'user' # \u202e } \u2066if is_admin:\u2069 \u2066 begin admins",  # Trojan Source
+        "if role == 'admin\u200b':",  # a zero-width space in a comparison
+        "\ufeffimport os",
+        "TAG = 'ok\U000e0041\U000e0042'",
+        "print('done')\rprint('shown instead')",
+        "x = 1\u2028y = 2",
+        "colour = '\x1b[31m'",
+    ],
+)
+def test_fix_adding_text_a_reviewer_cannot_see_is_refused(line: str) -> None:
+    with pytest.raises(GateFailed) as refused:
+        verification.static_checks(diffs.split(new_file("checkout/db.py", line)), POLICY)
+    assert refused.value.check == "hidden_text"
+
+
+def test_crlf_line_ends_and_tabs_are_visible_enough() -> None:
+    verification.static_checks(diffs.split(new_file("win.bat", "echo\tok\r")), POLICY)
+
+
+def test_runner_reach_hidden_after_a_lone_carriage_return_is_still_seen() -> None:
+    hidden = new_file("checkout/db.py", "x = 1\rfrom _pytest import runner")
+    with pytest.raises(GateFailed) as refused:
+        plumbing.check_runner_untouched(diffs.split(hidden), RULES)
+    assert refused.value.check == "runner_tampering"

@@ -94,9 +94,15 @@ new file mode 100644
 +{HIDDEN_FILE}"""
 
 
-async def test_fix_with_hidden_characters_is_verified_as_written(repo, no_leaks):
+async def test_fix_hiding_characters_from_its_reviewer_is_refused(repo, no_leaks):
+    result, calls = await gate(repo, FIX + BANNER)
+    assert result.stop_reason == "verification_failed:hidden_text"
+    assert "checkout/banner.txt" in result.reason and calls.created == 0
+
+
+async def test_hidden_characters_a_repository_allows_are_verified_as_written(repo, no_leaks):
     # the sandbox cleans what a model reads, never the diff the gate compares and ships
-    result, _ = await gate(repo, FIX + BANNER)
+    result, _ = await gate(repo, FIX + BANNER, allow_hidden_text=True)
     assert result.passed, result.reason
 
 

@@ -260,6 +260,9 @@ class VerificationPolicy(Section):
         ]
     )
     """Globs (gitignore-style) no fix may touch."""
+    allow_hidden_text: bool = False
+    """Let a fix add invisible or bidirectional characters (refused by default: a reviewer
+    cannot see them)."""
     protected_paths: list[str] = Field(default_factory=list)
     """Test infrastructure besides what the sandbox's toolchain names (gitignore-style)."""
     protected_changes: Literal["refuse", "approve"] = "refuse"

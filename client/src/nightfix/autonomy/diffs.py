@@ -106,7 +106,9 @@ def added_lines(patch: FilePatch) -> list[str]:
 
 
 def _hunk_lines(patch: FilePatch) -> list[str]:
-    lines = patch.text.splitlines()
+    # "\n" only: str.splitlines() also breaks at \r, \x0c, \x85, U+2028 …, which would hide
+    # the rest of an added line from the checks that read it
+    lines = patch.text.split("\n")
     start = next((i for i, line in enumerate(lines) if line.startswith("@@")), len(lines))
     return [line for line in lines[start:] if not line.startswith("@@")]
 

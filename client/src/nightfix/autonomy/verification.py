@@ -3,8 +3,9 @@
 For a candidate diff against a base ref the gate checks, in order (the first failure names the
 stop reason ``verification_failed:<check>``):
 
-1. ``empty_diff`` / ``forbidden_path`` / ``max_changed_files`` / ``max_changed_lines`` — the
-   policy's size and path rules (gitignore-style globs);
+1. ``empty_diff`` / ``forbidden_path`` / ``hidden_text`` / ``max_changed_files`` /
+   ``max_changed_lines`` — the policy's path and size rules (gitignore-style globs), and no
+   added text a reviewer cannot see;
 2. ``protected_path`` / ``test_removed`` / ``test_disabled`` / ``runner_tampering`` — the diff
    leaves test plumbing alone (:mod:`~nightfix.autonomy.plumbing`, rules from the sandbox's
    toolchain); with ``protected_changes: approve`` a protected change passes on to a person;
@@ -33,6 +34,7 @@ import binascii
 import hashlib
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -103,6 +105,8 @@ def static_checks(patches: list[diffs.FilePatch], policy: VerificationPolicy) ->
         for path in diffs.touched_paths(patch):
             if diffs.matches(path, policy.forbidden_paths):
                 raise GateFailed("forbidden_path", f"the fix touches {path}, a forbidden path")
+    if not policy.allow_hidden_text:
+        check_visible(patches)
     files = len(patches)
     lines = sum(p.added + p.removed for p in patches)
     if files > policy.max_changed_files:
@@ -116,6 +120,30 @@ def static_checks(patches: list[diffs.FilePatch], policy: VerificationPolicy) ->
             f"the fix changes {lines} lines, more than {policy.max_changed_lines}",
         )
     return {"changed_files": [p.path for p in patches], "changed_lines": lines}
+
+
+HIDDEN = re.compile(
+    "[\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\U000e0000-\U000e007f]"
+    "|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!$)"
+)
+"""What a reviewer cannot see in a diff: bidi controls, zero-width characters, line and
+paragraph separators, the BOM, Unicode tag characters, and C0/C1 control characters but tab
+(a CR is allowed only as a CRLF line end)."""
+
+
+def check_visible(patches: list[diffs.FilePatch]) -> None:
+    """A person approves what they see, so a fix may not add text they cannot see (Trojan
+    Source); ``verification.allow_hidden_text`` lets a repository that needs it through."""
+    for patch in patches:
+        for line in diffs.added_lines(patch):
+            found = HIDDEN.search(line)
+            if found:
+                raise GateFailed(
+                    "hidden_text",
+                    f"the fix adds an invisible or bidirectional character "
+                    f"(U+{ord(found.group(0)[0]):04X}) to {patch.path}, which a reviewer "
+                    "would not see; write it as an escape sequence instead",
+                )
 
 
 class Gate:
