@@ -108,8 +108,41 @@ def test_prompts_render_strictly() -> None:
 
     with pytest.raises(UndefinedError):
         render("task", issue_id="1")
-    text = render("task", issue_id="7", sandbox_source="app", ref="HEAD", commit="c0", repo=None)
+    text = render(
+        "task",
+        issue_id="7",
+        sandbox_source="app",
+        ref="HEAD",
+        commit="c0",
+        repo=None,
+        toolchain=None,
+        setup_note=None,
+    )
     assert "issue 7" in text
+
+
+def test_task_names_the_sandbox_test_files_without_naming_a_runner() -> None:
+    from nightfix.agent import setup_note, toolchain_hint
+
+    sandbox = {
+        "toolchain": {"name": "node", "test_globs": ["**/*.test.ts", "test/**"]},
+        "setup_note": "npm ci failed:\n token=hunter2-secret-value  at install",
+    }
+    redactor = Redactor({"NPM_TOKEN": "hunter2-secret-value"})
+    text = render(
+        "task",
+        issue_id="7",
+        sandbox_source="app",
+        ref="HEAD",
+        commit="c0",
+        repo=None,
+        toolchain=toolchain_hint(sandbox),
+        setup_note=setup_note(redactor, sandbox),
+    )
+    assert "**/*.test.ts, test/**" in text and "toolchain: node" in text
+    assert "pytest" not in text.lower()
+    assert "npm ci failed: token=" in text and "hunter2-secret-value" not in text
+    assert toolchain_hint({}) is None and setup_note(redactor, {}) is None
 
 
 def test_stop_reason_round_trip_and_exit_codes() -> None:

@@ -23,12 +23,15 @@ from nightfix.gateway import ClientCaller, Gateway
 from nightfix.models import Message, Model, ModelTurn, ToolCall, ToolResult, ToolResults, UserText
 from nightfix.policy import Policy
 from nightfix.prompts import render
+from nightfix.redaction import Redactor
 from nightfix.run_context import RunContext, StopRun, stop
 from nightfix.run_sandbox import collect_and_destroy, create_sandbox
 from nightfix.servers import ServerPool
 from nightfix.stop_reasons import Kind, StopReason
 
 log = logging.getLogger(__name__)
+SHOWN_GLOBS = 12
+SETUP_NOTE_CHARS = 600
 
 
 @dataclass
@@ -119,6 +122,25 @@ async def _with_pool(ctx: RunContext, pool: ServerPool, model: Model, result: Ru
                 await collect_and_destroy(ctx, caller, sandbox["sandbox_id"], result)
 
 
+def toolchain_hint(sandbox: dict[str, Any]) -> dict[str, Any] | None:
+    """The sandbox's toolchain name and test globs, so the model knows which files are tests
+    without the client knowing any runner."""
+    chain = sandbox.get("toolchain")
+    if not isinstance(chain, dict) or not chain.get("name"):
+        return None
+    globs = [str(g) for g in chain.get("test_globs") or []][:SHOWN_GLOBS]
+    return {"name": str(chain["name"])[:40], "test_globs": globs}
+
+
+def setup_note(redactor: Redactor, sandbox: dict[str, Any]) -> str | None:
+    """What went wrong while setting the sandbox up (e.g. the project could not be installed),
+    redacted and capped: it can quote the repository's own build output."""
+    note = sandbox.get("setup_note")
+    if not note:
+        return None
+    return redactor.text(" ".join(str(note).split()))[:SETUP_NOTE_CHARS]
+
+
 async def _loop(
     ctx: RunContext, gateway: Gateway, model: Model, sandbox: dict[str, Any], result: RunResult
 ) -> None:
@@ -138,6 +160,8 @@ async def _loop(
         ref=result.ref,
         commit=sandbox.get("commit") or "unknown",
         repo=policy.repository.github_repo,
+        toolchain=toolchain_hint(sandbox),
+        setup_note=setup_note(ctx.redactor, sandbox),
     )
     messages: list[Message] = [UserText(task)]
     while True:
