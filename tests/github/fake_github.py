@@ -18,6 +18,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from fake_github_app import FakeApp
 from fake_github_routes import HttpError, _handler
 
 PAYLOADS = json.loads((Path(__file__).parent / "fake_github_payloads.json").read_text())
@@ -52,6 +53,10 @@ class FakeGitHub:
     requests: list[Request] = field(default_factory=list)
     tamper_trees: bool = False
     """Build every tree with one extra file, as a misbehaving server would (tests the client)."""
+    app: "FakeApp | None" = None
+    """Sign-in as a GitHub App (JWT, installation tokens) instead of the one fixed token."""
+    prefix: str = ""
+    """Where the API lives: "" as on api.github.com, "/api/v3" as on GitHub Enterprise."""
 
     def __post_init__(self) -> None:
         self.bare = self.workdir / "github-shop.git"
@@ -62,7 +67,7 @@ class FakeGitHub:
         self.comments = 0
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}{self.prefix}"
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

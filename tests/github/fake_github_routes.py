@@ -287,7 +287,9 @@ def _handler(gh: Any) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
             with gh.lock:
-                gh.requests.append(Request(self.command, url.path, query, body))
+                gh.requests.append(
+                    Request(self.command, url.path.removeprefix(gh.prefix), query, body)
+                )
                 status, payload = self._route(url.path, query, body)
             data = json.dumps(payload).encode()
             self.send_response(status)
@@ -298,7 +300,17 @@ def _handler(gh: Any) -> type[BaseHTTPRequestHandler]:
 
         def _route(self, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
             auth = self.headers.get("Authorization", "")
-            if auth not in (f"token {gh_token()}", f"Bearer {gh_token()}"):
+            if not path.startswith(gh.prefix):
+                return 404, {"message": f"Not Found (the API is under {gh.prefix or '/'})"}
+            path = path[len(gh.prefix) :]
+            if gh.app is not None:
+                try:
+                    answered = gh.app.route(self.command, path, auth, gh.base_url)
+                except HttpError as exc:
+                    return exc.status, {"message": exc.message}
+                if answered is not None:
+                    return answered
+            elif auth not in (f"token {gh_token()}", f"Bearer {gh_token()}"):
                 return 401, {"message": "Bad credentials"}
             for method, pattern, fn in ROUTES:
                 m = pattern.match(path)

@@ -24,6 +24,7 @@ async def test_reads_through_pygithub(gh_client, fake_github: FakeGitHub) -> Non
         "default_branch": "main",
         "head_commit": main,
         "backend": "github",
+        "can_push": True,
     }
     cart = await call(gh_client, "read_file", path="app/cart.py", ref="main~1")
     assert cart["content"] == "def total(items):\n    return sum(items)\n"

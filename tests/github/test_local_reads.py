@@ -17,6 +17,7 @@ async def test_repo_info(client, run_git, repo: Path) -> None:
         "default_branch": "main",
         "head_commit": run_git(repo, "rev-parse", "main"),
         "backend": "local",
+        "can_push": True,
     }
 
 

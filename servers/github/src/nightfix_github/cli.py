@@ -9,13 +9,16 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pydantic import ValidationError
 
 from .config import DEFAULT_FORBID, Boundary
 from .errors import RepoError
+
+if TYPE_CHECKING:
+    from .auth import Login
 
 log = logging.getLogger("nightfix_github")
 
@@ -26,6 +29,10 @@ def _setup_logging(level: str) -> None:
         level=level.upper(),
         format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)r",
     )
+    # PyGithub's and urllib3's debug logs carry response bodies, and an installation-token
+    # exchange answers with the token: never below INFO, whatever --log-level says.
+    for noisy in ("github", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
 
 
 class _Group(click.Group):
@@ -65,8 +72,33 @@ def main(log_level: str) -> None:
     "repos",
     multiple=True,
     metavar="OWNER/NAME",
-    help="Serve this GitHub repository (repeatable). Needs GITHUB_TOKEN; "
-    "GITHUB_API_URL selects GitHub Enterprise.",
+    help="Serve this GitHub repository (repeatable). Signs in with GITHUB_TOKEN, or as a "
+    "GitHub App (--app-id, --private-key-file).",
+)
+@click.option(
+    "--app-id",
+    type=click.IntRange(1),
+    default=None,
+    help="Sign in as this GitHub App (its App ID) instead of with GITHUB_TOKEN.",
+)
+@click.option(
+    "--private-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The App's private key (.pem; chmod 600: a key others can read is refused).",
+)
+@click.option(
+    "--installation-id",
+    type=click.IntRange(1),
+    default=None,
+    help="The App's installation to use; default: looked up for each --repo.",
+)
+@click.option(
+    "--api-url",
+    envvar="GITHUB_API_URL",
+    default="https://api.github.com",
+    show_default=True,
+    help="GitHub's API root (env GITHUB_API_URL); GitHub Enterprise: https://HOST/api/v3.",
 )
 @click.option(
     "--branch-prefix",
@@ -120,6 +152,10 @@ def main(log_level: str) -> None:
 def serve(
     local: tuple[Path, ...],
     repos: tuple[str, ...],
+    app_id: int | None,
+    private_key_file: Path | None,
+    installation_id: int | None,
+    api_url: str,
     branch_prefix: str,
     protected: tuple[str, ...],
     allow_base: tuple[str, ...],
@@ -146,6 +182,7 @@ def serve(
       nightfix-github serve --local ~/src/shop
       nightfix-github serve --local ~/src/shop --read-only
       GITHUB_TOKEN=... nightfix-github serve --repo acme/shop --protected 'release/*'
+      nightfix-github serve --repo acme/shop --app-id 12345 --private-key-file app.pem
       nightfix-github serve --local . --transport http --port 8765
     """
     if not local and not repos:
@@ -168,7 +205,8 @@ def serve(
         )
     except ValidationError as exc:
         raise click.UsageError("; ".join(e["msg"] for e in exc.errors())) from None
-    backends = _backends(local, repos, boundary, default_branch)
+    login = _login(repos, app_id, private_key_file, installation_id)
+    backends = _backends(local, repos, boundary, default_branch, login, api_url)
     mcp = build_server(RepoService(backends, boundary))
     log.info("serving repos=%s transport=%s read_only=%s", list(backends), transport, read_only)
     if transport == "stdio":
@@ -177,8 +215,28 @@ def serve(
         mcp.run(transport="http", show_banner=False, host=host, port=port)
 
 
+def _login(
+    repos: tuple[str, ...], app_id: int | None, key_file: Path | None, installation_id: int | None
+) -> "Login | None":
+    from .auth import CredentialsError, choose_login
+
+    if not repos:
+        if app_id or key_file or installation_id:
+            raise click.UsageError("--app-id, --private-key-file and --installation-id need --repo")
+        return None
+    try:
+        return choose_login(os.environ.get("GITHUB_TOKEN"), app_id, key_file, installation_id)
+    except CredentialsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _backends(
-    local: tuple[Path, ...], repos: tuple[str, ...], boundary: Boundary, default: str | None
+    local: tuple[Path, ...],
+    repos: tuple[str, ...],
+    boundary: Boundary,
+    default: str | None,
+    login: "Login | None",
+    api_url: str,
 ) -> dict[str, Any]:
     from .backends.local import LocalBackend
 
@@ -188,17 +246,13 @@ def _backends(
         if backend.name in backends:
             raise click.UsageError(f"two local repositories are named {backend.name!r}")
         backends[backend.name] = backend
-    if repos:
+    if repos and login is not None:
         from .backends.github import GitHubBackend
 
-        token = os.environ.get("GITHUB_TOKEN")
-        if not token:
-            raise click.UsageError("--repo needs a token in GITHUB_TOKEN")
-        base_url = os.environ.get("GITHUB_API_URL", "https://api.github.com")
         for name in dict.fromkeys(repos):
             if name in backends:
                 raise click.UsageError(f"{name!r} is served twice")
-            backends[name] = GitHubBackend.connect(name, boundary, token, base_url)
+            backends[name] = GitHubBackend.connect(name, boundary, login, api_url)
     return backends
 
 

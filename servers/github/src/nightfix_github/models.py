@@ -14,6 +14,8 @@ class RepoInfo(_Model):
     default_branch: str
     head_commit: str
     backend: Literal["local", "github"]
+    can_push: bool
+    """Whether the server's credentials may push the agent's branches (checked without writing)."""
 
 
 class FileContent(_Model):

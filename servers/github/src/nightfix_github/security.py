@@ -5,8 +5,11 @@ the tool entry (service layer) and again in each backend right where a ref or pa
 """
 
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pathspec
 
@@ -276,3 +279,59 @@ def glob_match(pattern: str, value: str, *, fold: bool = False) -> bool:
     if glob_problem(pattern):
         return False
     return _glob_spec(pattern, fold).match_file(value.casefold() if fold else value)
+
+
+# -- credentials ------------------------------------------------------------------------------
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def check_private_key_file(path: Path) -> str | None:
+    """A GitHub App key others can read is refused; one its group can read is a warning (returned).
+
+    The key signs for every repository the App is installed on, so a key every local user can
+    read (or anyone can replace) is refused outright, as OpenSSH refuses an open private key. A
+    group-readable key is a deliberate set-up (a container secret shared with the service's
+    group), so it is allowed with a warning.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise RefusedError(
+            "private_key_file", f"cannot read the App's key file {str(path)!r}: {exc.strerror}"
+        ) from None
+    if not stat.S_ISREG(mode):
+        raise RefusedError("private_key_file", f"{str(path)!r} is not a regular file")
+    if mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IWGRP):
+        raise RefusedError(
+            "private_key_file",
+            f"the App's key file {str(path)!r} is readable or writable by others "
+            f"(mode {stat.S_IMODE(mode):04o}); run `chmod 600 {path}`",
+        )
+    if mode & stat.S_IRGRP:
+        return f"the App's key file {str(path)!r} is readable by its group; `chmod 600` if unmeant"
+    return None
+
+
+def check_api_url(url: str) -> str:
+    """Credentials go only over https (plain http only to this machine, for local stand-ins)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url.rstrip("/")
+    if parts.scheme == "http" and parts.hostname in _LOOPBACK:
+        return url.rstrip("/")
+    raise RefusedError(
+        "plaintext_credentials",
+        f"API URL {url!r} is not https: the token would cross the network in clear text; "
+        "give https://api.github.com or https://HOST/api/v3 (GitHub Enterprise)",
+    )
+
+
+def check_installation_covers(repo: str, given: int | None, found: int) -> int:
+    """`--installation-id`, when given, must be the App installation GitHub names for `repo`."""
+    if given is not None and given != found:
+        raise RefusedError(
+            "installation_mismatch",
+            f"{repo} is covered by installation {found} of this App, not {given}: pass "
+            f"--installation-id {found}, or leave it out to look it up",
+        )
+    return found

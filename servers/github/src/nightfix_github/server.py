@@ -96,7 +96,8 @@ def build_server(service: RepoService) -> FastMCP:
 def _register_reads(mcp: FastMCP, svc: RepoService) -> None:
     @mcp.tool(annotations=READ)
     def repo_info(repo: Repo = None) -> RepoInfo:
-        """The repository's name, default branch and the commit at its head."""
+        """The repository's name, default branch, the commit at its head, and whether the
+        server's credentials may push the agent's branches (`can_push`, checked without writing)."""
         with domain_errors():
             return svc.repo_info(repo)
 

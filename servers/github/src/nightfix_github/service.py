@@ -58,7 +58,11 @@ class RepoService:
         default = b.default_branch()
         kind: Literal["local", "github"] = "github" if b.kind == "github" else "local"
         return RepoInfo(
-            repo=b.name, default_branch=default, head_commit=b.resolve(default), backend=kind
+            repo=b.name,
+            default_branch=default,
+            head_commit=b.resolve(default),
+            backend=kind,
+            can_push=b.can_push(),
         )
 
     def read_file(

@@ -10,9 +10,11 @@ import re
 from itertools import islice
 from typing import Any, Literal
 
-from github import Auth, Github, GithubException, InputGitTreeElement, UnknownObjectException
+from github import Github, GithubException, InputGitTreeElement, UnknownObjectException
+from pydantic import SecretStr
 
 from .. import security
+from ..auth import Login, TokenLogin, github_for
 from ..config import Boundary
 from ..errors import BackendError, ConflictError, InvalidInputError, NotFoundError, RepoError
 from ..models import (
@@ -52,10 +54,18 @@ class GitHubBackend:
 
     kind = "github"
 
-    def __init__(self, client: Github, name: str, boundary: Boundary) -> None:
+    def __init__(
+        self,
+        client: Github,
+        name: str,
+        boundary: Boundary,
+        app_permissions: dict[str, str] | None = None,
+    ) -> None:
         self.client = client
         self.name = name
         self.boundary = boundary
+        self.app_permissions = app_permissions
+        """A GitHub App installation's permissions (None when signed in with a token)."""
         try:
             self.repo = client.get_repo(name)
             self._default = self.repo.default_branch
@@ -66,13 +76,18 @@ class GitHubBackend:
 
     @classmethod
     def connect(
-        cls, name: str, boundary: Boundary, token: str, base_url: str, **options: Any
+        cls, name: str, boundary: Boundary, login: str | Login, base_url: str, **options: Any
     ) -> "GitHubBackend":
-        """`options` go to `Github(...)` (tests pass `seconds_between_requests=0`, ...)."""
+        """Sign in with a token (a `str` or `TokenLogin`) or as a GitHub App (`AppLogin`).
+
+        `options` go to PyGithub (tests pass `seconds_between_requests=0`, ...).
+        """
         if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", name):
             raise InvalidInputError(f"--repo {name!r} is not OWNER/NAME")
-        client = Github(auth=Auth.Token(token), base_url=base_url.rstrip("/"), **options)
-        return cls(client, name, boundary)
+        if isinstance(login, str):
+            login = TokenLogin(token=SecretStr(login))
+        client, app_permissions = github_for(name, login, base_url, **options)
+        return cls(client, name, boundary, app_permissions)
 
     def close(self) -> None:
         self.client.close()
@@ -80,6 +95,20 @@ class GitHubBackend:
     # -- reads ------------------------------------------------------------------------------
     def default_branch(self) -> str:
         return self._default
+
+    def can_push(self) -> bool:
+        """Whether these credentials may push a branch, judged without writing anything.
+
+        An App needs `contents: write` and `pull_requests: write` on its installation; a token
+        needs the repository's `permissions.push` as GitHub reports it for that token.
+        """
+        if self.boundary.read_only:
+            return False
+        if self.app_permissions is not None:
+            wanted = ("contents", "pull_requests")
+            return all(self.app_permissions.get(p) == "write" for p in wanted)
+        permissions = self.repo.permissions
+        return bool(permissions is not None and permissions.push)
 
     def resolve(self, ref: str) -> str:
         security.check_ref_safe(ref)

@@ -63,6 +63,10 @@ class LocalBackend:
         self.cat.close()
 
     # -- reads ------------------------------------------------------------------------------
+    def can_push(self) -> bool:
+        """The local forge lets the agent write its own branches unless served read-only."""
+        return not self.boundary.read_only
+
     def default_branch(self) -> str:
         if self._default is None:
             self._default = self._guess_default()
