@@ -56,6 +56,8 @@ class FakeGitHub:
     app: "FakeApp | None" = None
     """Sign-in as a GitHub App (JWT, installation tokens) instead of the one fixed token."""
     prefix: str = ""
+    push: bool = True
+    """The repository's `permissions.push` for the token (False: a read-only token)."""
     """Where the API lives: "" as on api.github.com, "/api/v3" as on GitHub Enterprise."""
 
     def __post_init__(self) -> None:
@@ -136,6 +138,7 @@ class FakeGitHub:
             fork=full_name != self.full_name,
         )
         data["owner"]["login"] = owner
+        data["permissions"] = {**data["permissions"], "push": self.push}
         return data
 
     def head_ref(self, pr: dict[str, Any]) -> str:
