@@ -65,8 +65,8 @@ def sandbox_checks(spec: ServerSpec) -> list[Check]:
                 name="sandbox image",
                 status="FAIL",
                 detail=f"the sandbox image {image} does not exist on {where}",
-                fix=f"build it: `nightfix-sandbox image build --offline --name {image}` (or correct "
-                "--image / NIGHTFIX_SANDBOX_IMAGE in servers.sandbox)",
+                fix=f"build it: `nightfix-sandbox image build --offline --name {image}` "
+                "(or correct --image / NIGHTFIX_SANDBOX_IMAGE in servers.sandbox)",
             )
         )
     except DockerException as exc:
