@@ -159,3 +159,36 @@ async def test_doctor_names_a_github_token_without_push_permission(
     assert "acme/shop readable" in repository.detail
     assert "may not push an agent branch" in repository.detail
     assert repository.fix is not None and "Contents" in repository.fix
+
+
+async def test_doctor_names_an_allowed_tool_the_server_does_not_offer(tmp_path: Path) -> None:
+    repo = make_small_repo(tmp_path)
+    policy = tmp_path / "policy.yaml"
+    github = [demo_env.tool("nightfix-github"), "serve", "--local", str(repo), "--read-only"]
+    policy.write_text(
+        yaml.safe_dump(
+            {
+                "servers": {"github": {"command": github}},
+                "tools": {"allow": ["github.read_file", "github.create_branch", "github.x*"]},
+                "kill_switch": {"file": str(tmp_path / "STOP")},
+            }
+        )
+    )
+    checks = await diagnose(policy)
+    server = by_name(checks)["server github"]
+    assert server.status == "FAIL"
+    assert "does not offer github.create_branch, github.x*" in server.detail
+    assert "--read-only" in (server.fix or "")
+    # read-only: the repository reads, but the server will not let the agent push
+    assert by_name(checks)["repository"].status == "FAIL"
+
+
+def test_runtime_not_registered_with_docker_is_named() -> None:
+    from nightfix.doctor_docker import runtime_check
+
+    check = runtime_check("runsc", {"runc"}, "unix:///var/run/docker.sock")
+    assert check.status == "FAIL"
+    assert "runtime runsc is not registered (it has: runc)" in check.detail
+    assert "--runtime runc" in (check.fix or "")
+    assert runtime_check("auto", {"runc"}, "x").detail.endswith("uses runc")
+    assert runtime_check("runc", {"runc", "runsc"}, "x").status == "ok"

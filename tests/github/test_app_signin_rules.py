@@ -12,8 +12,14 @@ from typing import Any
 import jwt
 import pytest
 from app_support import APP_ID, SHOP_INSTALLATION, app_github, new_key, run_cli, write_key
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fake_github import FakeGitHub
+from pydantic import SecretStr
+
+from nightfix_github.auth import AppLogin
+from nightfix_github.backends.github import GitHubBackend
+from nightfix_github.config import Boundary
 
 
 def test_token_and_app_together_is_a_usage_error(tmp_path: Path) -> None:
@@ -127,3 +133,23 @@ def test_expired_installation_token_is_refused_by_fake_github(fake_app) -> None:
     fake.app.clock_offset = 3601  # an hour later on GitHub's clock
     assert send(fake, "GET", "/repos/acme/shop", f"token {token}") == 401
     assert send(fake, "GET", "/repos/acme/shop", app_jwt(key)) == 401  # a JWT is no token
+
+
+@pytest.mark.parametrize("contents", ["write", "read"])
+def test_app_without_contents_write_cannot_push(fake_app, contents: str) -> None:  # type: ignore[no-untyped-def]
+    fake, key = fake_app
+    fake.app.installations[SHOP_INSTALLATION].permissions["contents"] = contents
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    login = AppLogin(app_id=APP_ID, private_key=SecretStr(pem))
+    backend = GitHubBackend.connect(
+        "acme/shop", Boundary(), login, fake.base_url, seconds_between_requests=0, retry=None
+    )
+    try:
+        assert backend.can_push() is (contents == "write")
+    finally:
+        backend.close()
+    assert not [r for r in fake.requests if r.is_write and "access_tokens" not in r.path]
