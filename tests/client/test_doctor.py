@@ -192,3 +192,32 @@ def test_runtime_not_registered_with_docker_is_named() -> None:
     assert "--runtime runc" in (check.fix or "")
     assert runtime_check("auto", {"runc"}, "x").detail.endswith("uses runc")
     assert runtime_check("runc", {"runc", "runsc"}, "x").status == "ok"
+
+
+@pytest.mark.parametrize("contents", ["write", "read"])
+async def test_doctor_checks_a_github_app_installation(tmp_path: Path, contents: str) -> None:
+    from app_support import APP_ID, SHOP_INSTALLATION, app_github, new_key, write_key
+
+    small = make_small_repo(tmp_path)
+    key = new_key()
+    key_file = write_key(key, tmp_path / "app.pem")
+    with app_github(small, tmp_path, key) as fake:
+        assert fake.app is not None
+        fake.app.installations[SHOP_INSTALLATION].permissions["contents"] = contents
+        github = [demo_env.tool("nightfix-github"), "serve", "--repo", "acme/shop"]
+        github += ["--app-id", str(APP_ID), "--private-key-file", str(key_file)]
+        policy = tmp_path / "policy.yaml"
+        policy.write_text(
+            yaml.safe_dump(
+                {
+                    "servers": {"github": {"command": [*github, "--api-url", fake.base_url]}},
+                    "tools": {"allow": ["github.read_file"]},
+                    "kill_switch": {"file": str(tmp_path / "STOP")},
+                }
+            )
+        )
+        checks = await diagnose(policy)
+        assert not [r for r in fake.requests if r.is_write and "access_tokens" not in r.path]
+    repository = by_name(checks)["repository"]
+    assert by_name(checks)["server github"].status == "ok"
+    assert repository.status == ("ok" if contents == "write" else "FAIL")

@@ -153,3 +153,10 @@ def test_app_without_contents_write_cannot_push(fake_app, contents: str) -> None
     finally:
         backend.close()
     assert not [r for r in fake.requests if r.is_write and "access_tokens" not in r.path]
+
+
+def test_serve_help_documents_the_app_flags() -> None:
+    out = run_cli(["serve", "--help"])
+    for flag in ("--app-id", "--private-key-file", "--installation-id", "--api-url"):
+        assert flag in out.stdout
+    assert "GITHUB_API_URL" in out.stdout and "/api/v3" in out.stdout
