@@ -148,7 +148,10 @@ class Toolchain(Protocol):
 COMMON_PROTECTED = [".nightfix/"]
 """Protected in every language: the repository's own description of its sandbox."""
 
-TOOLCHAINS: dict[str, str] = {"python": "nightfix_sandbox.toolchains.python.PythonToolchain"}
+TOOLCHAINS: dict[str, str] = {
+    "go": "nightfix_sandbox.toolchains.go.GoToolchain",
+    "python": "nightfix_sandbox.toolchains.python.PythonToolchain",
+}
 """Toolchain name -> class (dotted path); the first that detects a repository is used."""
 
 

