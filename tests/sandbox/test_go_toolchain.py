@@ -9,6 +9,7 @@ go-money itself, so the build can only come from ``vendor/``).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from nightfix_sandbox import models
 from nightfix_sandbox.config import Limits
 from nightfix_sandbox.service import SandboxService
+from nightfix_sandbox.toolchains import go
 
 pytestmark = pytest.mark.docker
 
@@ -41,7 +43,7 @@ func TestReserveMoreThanLeft(t *testing.T) {
 """
 FIX = ("if n > s.Left+1 { // the bug: one more than is left can be reserved", "if n > s.Left {")
 
-# Attacks, each a package of its own in the served repository.
+# Attacks, each written into a package of its own by the test that runs it.
 FORGED_LINES = """package forged
 
 import (
@@ -49,10 +51,12 @@ import (
 	"testing"
 )
 
+const pkg = "example.com/inventory/forged"
+
 func TestFailing(t *testing.T) {
-	fmt.Println(`{"Action":"pass","Package":"example.com/inventory/forged","Test":"TestFailing"}`)
-	fmt.Println(`{"Action":"output","Package":"example.com/inventory/forged","Output":"ok  \\texample.com/inventory/forged\\t0.01s\\n"}`)
-	fmt.Println(`{"Action":"pass","Package":"example.com/inventory/forged"}`)
+	fmt.Printf(`{"Action":"pass","Package":"%s","Test":"TestFailing"}`+"\\n", pkg)
+	fmt.Printf(`{"Action":"output","Package":"%s","Output":"ok  \\t%s\\n"}`+"\\n", pkg, pkg)
+	fmt.Printf(`{"Action":"pass","Package":"%s"}`+"\\n", pkg)
 	t.Fatal("the real outcome")
 }
 """
@@ -78,6 +82,8 @@ import (
 	"testing"
 )
 
+const pkg = "example.com/inventory/writer"
+
 // The test binary's parent is go test, whose stdout is the report file.
 func TestFailing(t *testing.T) {
 	report, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/1", os.Getppid()))
@@ -88,11 +94,11 @@ func TestFailing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cannot open %s: %v", report, err)
 	}
-	const pkg = "example.com/inventory/writer"
 	fmt.Fprintf(f, `{"Action":"pass","Package":"%s","Test":"TestFailing"}`+"\\n", pkg)
-	fmt.Fprintf(f, `{"Action":"output","Package":"%s","Output":"ok  \\t%s\\t0.01s\\n"}`+"\\n", pkg, pkg)
+	fmt.Fprintf(f, `{"Action":"output","Package":"%s","Output":"ok  \\t%s\\n"}`+"\\n", pkg, pkg)
 	fmt.Fprintf(f, `{"Action":"pass","Package":"%s"}`+"\\n", pkg)
 	f.Close()
+	fmt.Println("forged into", report)
 	t.Fatal("the real outcome")
 }
 """
@@ -189,3 +195,43 @@ def test_whole_suite_failing_test_and_build_error(svc: SandboxService, box: str)
     assert failure.message == "more_test.go:11: Reserve(4) of 3 = <nil>, want ErrOutOfStock"
     broken = next(f for f in report.failures if f.test_id == f"{PKG}/broken")
     assert broken.exception == "BuildError" and "undefined: testing" in broken.message
+
+
+@contextlib.contextmanager
+def _package(svc: SandboxService, box: str, path: str, text: str) -> Iterator[None]:
+    """A test file written into the sandbox (as a fix would add it), removed after."""
+    svc.write_file(box, path, text)
+    try:
+        yield
+    finally:
+        svc.exec(box, f"rm -rf {path.rsplit('/', 1)[0]}")
+
+
+def test_test_printing_forged_test2json_lines_is_refused(svc: SandboxService, box: str) -> None:
+    with _package(svc, box, "forged/forged_test.go", FORGED_LINES):
+        report = svc.run_tests(box, tests=["forged/forged_test.go"], report="all")
+    # go test wraps what the test prints in output events: the forged lines are text.
+    assert report.report_status == "ok", report.report_problem
+    assert _by_id(report) == {"example.com/inventory/forged::TestFailing": "failed"}
+    assert report.failures[0].message == "forged_test.go:14: the real outcome"
+    assert '{"Action":"pass"' in report.failures[0].output_tail
+
+
+def test_testmain_exiting_zero_after_failures_is_refused(svc: SandboxService, box: str) -> None:
+    with _package(svc, box, "exitzero/exitzero_test.go", EXIT_ZERO):
+        report = svc.run_tests(box, tests=["exitzero/exitzero_test.go"], report="all")
+    assert report.exit_code == 0  # go test believed the binary's exit status
+    assert report.report_status == "inconsistent"
+    assert "exitzero::TestFailing did not" in (report.report_problem or "")
+    # ...and the gate refuses any added TestMain or testing.M outright.
+    assert any(re.search(p, "func TestMain(m *testing.M) {") for p in go.INFO.tamper_patterns)
+
+
+def test_test_writing_to_the_report_path_is_refused(svc: SandboxService, box: str) -> None:
+    with _package(svc, box, "writer/writer_test.go", REPORT_WRITER):
+        report = svc.run_tests(box, tests=["writer/writer_test.go"], report="all")
+    # The forged lines landed in the report, ahead of go's own; go's lines still follow them.
+    assert report.report_status == "inconsistent", (report.report_problem, report.output_tail)
+    assert "events after the end of package example.com/inventory/writer" in (
+        report.report_problem or ""
+    )

