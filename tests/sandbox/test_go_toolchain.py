@@ -18,8 +18,9 @@ import pytest
 
 from nightfix_sandbox import models
 from nightfix_sandbox.config import Limits
+from nightfix_sandbox.errors import SandboxError
 from nightfix_sandbox.service import SandboxService
-from nightfix_sandbox.toolchains import go
+from nightfix_sandbox.toolchains import go, go_layers
 
 pytestmark = pytest.mark.docker
 
@@ -235,3 +236,69 @@ def test_test_writing_to_the_report_path_is_refused(svc: SandboxService, box: st
     assert "events after the end of package example.com/inventory/writer" in (
         report.report_problem or ""
     )
+
+
+def test_build_constraint_added_to_an_existing_test_file_is_refused(
+    svc: SandboxService, box: str
+) -> None:
+    from nightfix.autonomy import diffs, plumbing
+    from nightfix.autonomy.gate_errors import GateFailed
+
+    original = svc.read_file(box, "stock/stock_test.go").content
+    svc.write_file(box, "stock/stock_test.go", "//go:build ignore\n\n" + original)
+    try:
+        report = svc.run_tests(box, report="all")
+        diff = svc.diff(box).diff
+    finally:
+        svc.write_file(box, "stock/stock_test.go", original)
+    # What the line does: the file's tests are no longer built, so they silently vanish.
+    assert report.report_status == "ok"
+    assert set(_by_id(report)) == {f"{PKG}::TestBuiltWithoutCgo"}
+    # What the gate does with it: the toolchain's disable markers name it.
+    info = svc.list().sandboxes[0].toolchain.model_dump()
+    rules = plumbing.Rules(
+        test_globs=info["test_globs"],
+        protected_paths=info["protected_paths"],
+        disable_markers=info["disable_markers"],
+    )
+    with pytest.raises(GateFailed) as refused:
+        plumbing.check_tests_kept(diffs.split(diff), rules)
+    assert refused.value.check == "test_disabled"
+    assert "//go:build ignore" in refused.value.reason
+
+
+def test_selection_by_subtest_id_runs_its_top_level_test(svc: SandboxService, box: str) -> None:
+    report = svc.run_tests(box, tests=[f"{PKG}::TestTotal/four_items"], report="all")
+    assert report.report_status == "ok", report.report_problem
+    assert _by_id(report) == {
+        f"{PKG}::TestTotal": "passed",
+        f"{PKG}::TestTotal/one_item": "passed",
+        f"{PKG}::TestTotal/four_items": "passed",
+    }
+
+
+def test_unvendored_requirements_without_a_module_proxy_are_refused_clearly(
+    sandbox_image: str,
+    docker_client: docker.DockerClient,
+    run_service: Service,
+    make_repo: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GOPROXY", "off")  # this machine reaches no module proxy either way
+    monkeypatch.setenv("GOFLAGS", "")
+    files = {k: v for k, v in module_files().items() if not k.startswith("vendor/")}
+    files["go.mod"] = (
+        "module example.com/inventory\n\ngo 1.22\n\nrequire example.com/money v0.1.0\n"
+    )
+    repo = make_repo(tmp_path / "unvendored", files)
+    serving = run_service(sandbox_image, repo, docker_client, Limits(), "runc", "inv", 0)
+    with serving as service, pytest.raises(SandboxError) as refused:
+        service.create("inv")
+    message = str(refused.value)
+    assert "could not be downloaded on the host" in message
+    assert "example.com/money" in message
+    assert "go mod vendor" in message and "module proxy is reachable" in message
+    # A vendored module, or one without requirements, needs no download at all.
+    read = {"go.mod": b"module m\n\ngo 1.22\n"}.get
+    assert go_layers.dependencies(read, ["go.mod"]).fill is None
