@@ -241,21 +241,43 @@ def test_go_failing_before_any_package_is_a_runner_error() -> None:
     assert go.GoToolchain().read(plan, b"", "", 0).status == "missing"
 
 
-def test_test_file_selection_runs_the_functions_it_declares(module: Path) -> None:
-    plan = go.GoToolchain().plan(None, ["basic/basic_test.go", "par/par_test.go"], "r.json")
-    env = {**os.environ, **plan.env, "GO_HOME": str(module.parent / "h")}
-    env.update({k: str(module.parent / k.lower()) for k in ("GOTMPDIR", "GOPATH")})
-    env["GOCACHE"] = str(HOST_CACHE)
+def _run_plan(module: Path, tests: list[str]) -> Parsed:
+    """The toolchain's run of record for ``tests``, run by the host's go in ``module``."""
+    plan = go.GoToolchain().plan(None, tests, "r.json")
+    home = module.parent / "h"
+    env = {**os.environ, **plan.env, "GOCACHE": str(HOST_CACHE)}
+    env.update({k: str(home / k.lower()) for k in ("GOTMPDIR", "GOPATH")})
     env["PATH"] = f"{Path(GO).parent}:{env['PATH']}"
-    command = plan.command.replace(go.GO_HOME, str(module.parent / "h"))
+    command = plan.command.replace(go.GO_HOME, str(home))
     proc = subprocess.run(["sh", "-c", command], cwd=module, env=env, check=False, timeout=600)
-    parsed = go.GoToolchain().read(plan, (module / "r.json").read_bytes(), "", proc.returncode)
-    (module / "r.json").unlink()
+    try:
+        return go.GoToolchain().read(plan, (module / "r.json").read_bytes(), "", proc.returncode)
+    finally:
+        (module / "r.json").unlink()
+
+
+def _tops(parsed: Parsed) -> set[str]:
     assert parsed.status == "ok", parsed.problem
-    tops = {r.test_id for r in parsed.results if "/" not in r.test_id.split("::")[1]}
-    assert tops == {
+    return {r.test_id for r in parsed.results if "/" not in r.test_id.split("::")[-1]}
+
+
+def test_test_file_selection_runs_the_functions_it_declares(module: Path) -> None:
+    (module / "basic" / "more_test.go").write_text(
+        'package basic\n\nimport "testing"\n\nfunc TestMore(t *testing.T) {}\n'
+    )
+    try:
+        parsed = _run_plan(module, ["basic/basic_test.go", "par/par_test.go"])
+    finally:
+        (module / "basic" / "more_test.go").unlink()
+    # TestMore, in the same package but another file, is not selected.
+    assert _tops(parsed) == {
         f"{MOD}/basic::{n}" for n in ("TestPass", "TestFail", "TestSub", "TestSkip")
     } | {f"{MOD}/par::{n}" for n in ("TestA", "TestB", "TestC")}
+
+
+def test_testdata_file_selects_its_whole_package(module: Path) -> None:
+    parsed = _run_plan(module, ["allpass/testdata/golden.txt"])
+    assert _tops(parsed) == {f"{MOD}/allpass::TestOne", f"{MOD}/allpass::TestTwo"}
 
 
 def test_ids_select_their_package_and_top_level_test() -> None:

@@ -67,7 +67,6 @@ PROLOGUE = (
     'if command -v "${CC:-gcc}" >/dev/null 2>&1; then export CGO_ENABLED=1; '
     "else export CGO_ENABLED=0; fi"
 )
-_TOP = re.compile(r"^(Test|Example|Fuzz)\w*$")
 
 INFO = ToolchainInfo(
     name="go",
@@ -141,23 +140,37 @@ class GoToolchain:
 
 
 def selection(tests: list[str]) -> tuple[str, str]:
-    """(shell setup, ``go test`` line): the packages of ``tests``, ``-run`` of their top-level
-    tests."""
+    """(shell setup, ``go test`` line) for ``tests``: ids, test files, or whole packages.
+
+    ``pkg::Test/sub`` runs ``pkg`` with ``-run`` of ``Test``; ``dir/x_test.go`` runs ``./dir``
+    with ``-run`` of the functions it declares; a file under ``testdata/`` (any test of its
+    package may read it), another ``.go`` file, or a package path runs that package whole —
+    and then, ``-run`` being one pattern for every package, the others whole as well.
+    """
     packages: list[str] = []
     names: list[str] = []
     files: list[str] = []
+    whole = False
     for test in tests:
         if "::" in test:
             package, _, name = test.partition("::")
-            top = name.split("/", 1)[0]
             packages.append(package)
-            if top:
-                names.append(re.escape(top))
-        else:
-            directory = test.rsplit("/", 1)[0] if "/" in test else "."
-            packages.append(directory if directory == "." else f"./{directory}")
+            names.append(re.escape(name.split("/", 1)[0]))
+        elif test.endswith("_test.go") and "testdata" not in test.split("/"):
+            packages.append(_directory(test))
             files.append(test)
+        else:
+            parts = test.split("/")
+            if "testdata" in parts:
+                packages.append(_package_dir(parts[: parts.index("testdata")]))
+            elif test.endswith(".go"):
+                packages.append(_directory(test))
+            else:
+                packages.append(test)
+            whole = True
     pkgs = " ".join(shlex.quote(p) for p in dict.fromkeys(packages))
+    if whole:
+        return "", f"{GO} {pkgs}"
     if not files:
         pattern = "^(" + "|".join(dict.fromkeys(names)) + ")$"
         return "", f"{GO} -run {shlex.quote(pattern)} {pkgs}"
@@ -170,3 +183,12 @@ def selection(tests: list[str]) -> tuple[str, str]:
         f'names="${{names}}{"|" + fixed if fixed else ""}"'
     )
     return setup, f'{GO} -run "^(${{names}})\\$" {pkgs}'
+
+
+def _directory(path: str) -> str:
+    return _package_dir(path.split("/")[:-1])
+
+
+def _package_dir(parts: list[str]) -> str:
+    """``./a/b`` for a workspace directory (``.`` for the root), as ``go test`` takes it."""
+    return "./" + "/".join(parts) if parts else "."
