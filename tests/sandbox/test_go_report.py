@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -293,3 +294,21 @@ def test_ids_select_their_package_and_top_level_test() -> None:
     ), plan.command
     assert plan.env["GOPROXY"] == "off" and plan.env["GOFLAGS"] == ""
     assert plan.env["GOTMPDIR"].startswith("/sandbox/.cache/")  # not the noexec /tmp
+
+
+def test_bundled_vendor_directory_is_what_go_mod_vendor_makes(tmp_path: Path) -> None:
+    """``repos/go-inventory/vendor`` is go's own output, not a hand-made imitation."""
+    repos = Path(__file__).parent / "repos"
+    for name in ("go-inventory", "go-money"):
+        shutil.copytree(repos / name, tmp_path / name)
+    shutil.rmtree(tmp_path / "go-inventory" / "vendor")
+    env = {**os.environ, **go.ENV, "GOCACHE": str(HOST_CACHE), "GOFLAGS": "-mod=mod"}
+    env.update({"GOTMPDIR": "", "GOPATH": str(tmp_path / "gopath")})
+    subprocess.run(
+        [GO, "mod", "vendor"], cwd=tmp_path / "go-inventory", env=env, check=True, timeout=300
+    )
+    made, bundled = tmp_path / "go-inventory" / "vendor", repos / "go-inventory" / "vendor"
+    files = sorted(str(p.relative_to(made)) for p in made.rglob("*") if p.is_file())
+    assert files == sorted(str(p.relative_to(bundled)) for p in bundled.rglob("*") if p.is_file())
+    for rel in files:
+        assert (made / rel).read_bytes() == (bundled / rel).read_bytes(), rel
