@@ -14,6 +14,8 @@ DEFAULT_IMAGE = "nightfix-sandbox:base"
 WORKSPACE = "/sandbox/workspace"
 SANDBOX_ROOT = "/sandbox"
 STAGE = "/sandbox/.stage"
+TOOL_CACHE = "/sandbox/.cache"
+"""Per-sandbox, sandbox-user-owned, exec-allowed state of a toolchain, outside the workspace."""
 BASE_GIT = "/sandbox/.base.git"
 SANDBOX_UID = 1000
 LABEL = "nightfix.sandbox"

@@ -20,6 +20,7 @@ import requests
 from nightfix_sandbox.config import SANDBOX_ROOT, SANDBOX_UID
 from nightfix_sandbox.errors import ImageError
 from nightfix_sandbox.image import build_context, image_exists
+from nightfix_sandbox.toolchains import RUNTIME_FILES, Dependencies, RuntimeLayer
 
 log = logging.getLogger(__name__)
 DEPS_REPO = "nightfix-sandbox-deps"
@@ -37,23 +38,58 @@ class DependencyImages:
         self.base = base
         self._lock = threading.Lock()
 
-    def image_for(self, requirements: list[str], site_hook: str | None = None) -> str:
-        """The base image plus ``requirements`` (requirement lines), built once per set.
+    def runtime_image(self, name: str, layer: RuntimeLayer) -> str:
+        """The base image plus toolchain ``name``'s runtime layer, built once per key and base
+        (``nightfix-sandbox-<name>:<hash>``); the base itself when the layer is empty."""
+        if not layer.key:
+            return self.base
+        tag = (
+            f"nightfix-sandbox-{name}:{self._key(self.base, layer.key, layer.install, *layer.path)}"
+        )
+        with self._lock:
+            if not image_exists(self.client, tag):
+                self._build_runtime(tag, layer)
+        return tag
+
+    def dependency_image(self, base: str, name: str, found: Dependencies) -> str:
+        """``base`` plus what toolchain ``name`` found the commit needs (Python requirement
+        lines and/or a host directory its ecosystem's tool fills), cached by their hash."""
+        image = base
+        if found.requirements:
+            image = self.image_for(found.requirements, found.site_hook, base=image)
+        if found.fill is not None:
+            if not found.key or not found.target.startswith("/"):
+                raise ImageError(f"toolchain {name}: a dependency directory needs a key and target")
+            tag = f"nightfix-sandbox-{name}-deps:{self._key(image, found.key, found.target)}"
+            with self._lock:
+                if not image_exists(self.client, tag):
+                    self._build_directory(tag, image, found)
+            image = tag
+        return image
+
+    def image_for(
+        self, requirements: list[str], site_hook: str | None = None, base: str | None = None
+    ) -> str:
+        """``base`` (default: the base image) plus ``requirements`` (requirement lines), built
+        once per set.
 
         ``site_hook``: one ``.pth`` line put into the image's site-packages, run by every
         Python start (a toolchain's way to make a per-sandbox install importable).
         """
+        base = base or self.base
         reqs = sorted(set(requirements))
         if not reqs:
-            return self.base
-        base_id = str(self.client.images.get(self.base).id)
-        parts = [base_id, *reqs, site_hook or ""]
-        key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-        tag = f"{DEPS_REPO}:{key}"
+            return base
+        tag = f"{DEPS_REPO}:{self._key(base, *reqs, site_hook or '')}"
         with self._lock:
             if not image_exists(self.client, tag):
-                self._build(tag, reqs, site_hook)
+                self._build(tag, reqs, site_hook, base)
         return tag
+
+    def _key(self, base: str, *parts: str) -> str:
+        """16 hex digits of the base image's id and ``parts``."""
+        base_id = str(self.client.images.get(base).id)
+        return hashlib.sha256("\n".join([base_id, *parts]).encode()).hexdigest()[:16]
 
     def run_offline(
         self, tar: bytes, command: list[str], image: str | None = None, timeout_s: int = 300
@@ -89,7 +125,42 @@ class DependencyImages:
         finally:
             box.remove(force=True)
 
-    def _build(self, tag: str, reqs: list[str], site_hook: str | None) -> None:
+    def _build_runtime(self, tag: str, layer: RuntimeLayer) -> None:
+        log.info("building runtime image %s", tag)
+        with tempfile.TemporaryDirectory(prefix="nightfix-runtime-") as tmp:
+            ctx = Path(tmp)
+            (ctx / "files").mkdir()
+            if layer.fetch is not None:
+                layer.fetch(ctx / "files")
+            (ctx / "install.sh").write_text("set -eu\n" + layer.install + "\n")
+            path = ":".join(layer.path)
+            env = f"ENV PATH={path}:$PATH\n" if path else ""
+            (ctx / "Dockerfile").write_text(
+                f"FROM {self.base}\nUSER root\n"
+                f"COPY files {RUNTIME_FILES}/\nCOPY install.sh {RUNTIME_FILES}.sh\n"
+                f"RUN sh {RUNTIME_FILES}.sh && rm -rf {RUNTIME_FILES} {RUNTIME_FILES}.sh "
+                "/root/.cache\n"
+                f"{env}USER {SANDBOX_UID}:{SANDBOX_UID}\n"
+            )
+            build_context(
+                self.client, ctx, tag, network=False, labels={"nightfix.sandbox.image": "runtime"}
+            )
+
+    def _build_directory(self, tag: str, base: str, found: Dependencies) -> None:
+        assert found.fill is not None
+        log.info("building dependency image %s (%s)", tag, found.target)
+        with tempfile.TemporaryDirectory(prefix="nightfix-deps-") as tmp:
+            ctx = Path(tmp)
+            (ctx / "deps").mkdir()
+            found.fill(ctx / "deps")
+            (ctx / "Dockerfile").write_text(
+                f"FROM {base}\nCOPY --chown={SANDBOX_UID}:{SANDBOX_UID} deps {found.target}\n"
+            )
+            build_context(
+                self.client, ctx, tag, network=False, labels={"nightfix.sandbox.image": "deps"}
+            )
+
+    def _build(self, tag: str, reqs: list[str], site_hook: str | None, base: str) -> None:
         log.info("building dependency image %s for %d requirements", tag, len(reqs))
         with tempfile.TemporaryDirectory(prefix="nightfix-deps-") as tmp:
             ctx = Path(tmp)
@@ -123,7 +194,7 @@ class DependencyImages:
                     '\'import sysconfig; print(sysconfig.get_path("purelib"))\')"/'
                 )
             (ctx / "Dockerfile").write_text(
-                f"FROM {self.base}\nUSER root\n"
+                f"FROM {base}\nUSER root\n"
                 "COPY requirements.txt nightfix-site-hook.pth wheels /tmp/deps/\n"
                 "RUN /opt/venv/bin/pip install --no-index --find-links /tmp/deps "
                 f"-r /tmp/deps/requirements.txt{hook} && rm -rf /tmp/deps\n"

@@ -6,7 +6,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -93,7 +93,8 @@ class SandboxService:
                 continue  # URL sources are cloned on first use, not at start-up
             try:
                 repo, commit = self.sources.resolve(name, "HEAD")
-                image = self._image_for(name, repo, commit, self._setup(name, repo, commit))
+                setup = self._setup(name, repo, commit)
+                image = self._image_for(name, repo, commit, setup, self._chain(repo, commit, setup))
                 self.pool.want(image, commit, partial(self.sources.snapshot, repo, commit))
             except Exception as exc:  # start-up must not fail on a warm-up
                 log.warning("could not preload source %s: %s", name, exc)
@@ -108,46 +109,56 @@ class SandboxService:
             self.config.test_command,
         )
 
+    def _chain(
+        self, repo: Path, commit: str, setup: repo_setup.SandboxSetup
+    ) -> toolchains.Toolchain:
+        """The commit's toolchain: pinned by its sandbox file, else detected from its files."""
+        return toolchains.detect(self.sources.top_level(repo, commit), setup.toolchain)
+
     def _image_for(
-        self, source: str, repo: Path, commit: str, setup: repo_setup.SandboxSetup
+        self,
+        source: str,
+        repo: Path,
+        commit: str,
+        setup: repo_setup.SandboxSetup,
+        chain: toolchains.Toolchain,
     ) -> str:
+        """The commit's image: the base, the toolchain's runtime layer, its dependencies."""
         key = (source, str(repo), commit)
         if key not in self._images:
             image = self.config.image
-            if self.deps is not None and self.config.install_deps:
-                found = self._python_deps(repo, commit, setup.requirements)
-                reqs = found.requirements + found.build_requires
-                image = self.deps.image_for(reqs, python_deps.SITE_HOOK)
-                if found.installable and image != self.config.image:
-                    self._installable.add(key)
-                if found.note:
-                    self._notes[key] = found.note
+            if self.deps is not None:
+                image = self.deps.runtime_image(chain.name, chain.runtime())
+                if self.config.install_deps:
+                    files = self._commit_files(repo, commit, setup)
+                    found = chain.dependencies(files, self._offline_for(files.snapshot))
+                    with_deps = self.deps.dependency_image(image, chain.name, found)
+                    if found.installable and with_deps != image:
+                        self._installable.add(key)
+                    if found.note:
+                        self._notes[key] = found.note
+                    image = with_deps
             self._images[key] = image
         return self._images[key]
 
-    def _python_deps(
-        self, repo: Path, commit: str, extra_files: list[str]
-    ) -> python_deps.PythonDeps:
-        """What the commit's Python project needs; setup.py metadata is built offline."""
+    def _commit_files(
+        self, repo: Path, commit: str, setup: repo_setup.SandboxSetup
+    ) -> toolchains.CommitFiles:
+        return toolchains.CommitFiles(
+            read=partial(self.sources.read, repo, commit),
+            top_level=self.sources.top_level(repo, commit),
+            snapshot=partial(self.sources.snapshot, repo, commit),
+            requirement_files=setup.requirements,
+        )
+
+    def _offline_for(self, snapshot: Callable[[], bytes]) -> toolchains.Offline:
         deps = self.deps
         assert deps is not None
 
-        def metadata(build_requires: list[str]) -> str:
-            tar = self.sources.snapshot(repo, commit)
-            image = deps.image_for(build_requires)  # the backend the metadata is built with
-            code, out = deps.run_offline(tar, python_deps.metadata_command(WORKSPACE), image)
-            if code != 0:
-                raise SandboxError(
-                    f"building its metadata failed: {python_deps.install_error(out)}"
-                )
-            return out
+        def offline(requirements: list[str], command: list[str]) -> tuple[int, str]:
+            return deps.run_offline(snapshot(), command, deps.image_for(requirements))
 
-        return python_deps.collect(
-            partial(self.sources.read, repo, commit),
-            self.sources.top_level(repo, commit),
-            extra_files,
-            metadata=metadata,
-        )
+        return offline
 
     def close(self) -> None:
         """Destroy every sandbox and the warm pool (containers and volumes)."""
@@ -181,8 +192,8 @@ class SandboxService:
                 )
         repo, commit = self.sources.resolve(source, ref)
         setup = self._setup(source, repo, commit)
-        chain = toolchains.detect(self.sources.top_level(repo, commit), setup.toolchain)
-        image = self._image_for(source, repo, commit, setup)
+        chain = self._chain(repo, commit, setup)
+        image = self._image_for(source, repo, commit, setup, chain)
         box = self.pool.take(image, commit)  # preloaded: the code is already in
         if box is None:
             tar = self.sources.snapshot(repo, commit)

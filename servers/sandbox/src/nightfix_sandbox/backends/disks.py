@@ -29,8 +29,10 @@ from nightfix_sandbox.config import SANDBOX_UID
 from nightfix_sandbox.errors import SandboxError
 
 log = logging.getLogger(__name__)
-# What /sandbox holds before the code is copied in (the base image's layout).
-_LAYOUT = {"workspace": SANDBOX_UID, ".stage": SANDBOX_UID}
+# What /sandbox holds before the code is copied in (the base image's layout). `.cache`: a
+# toolchain's per-sandbox state (Go's build cache and test binaries), on this disk (exec
+# allowed, unlike /tmp) and outside the workspace (never in a diff).
+_LAYOUT = {"workspace": SANDBOX_UID, ".stage": SANDBOX_UID, ".cache": SANDBOX_UID}
 
 
 def _run(argv: list[str]) -> str:

@@ -6,8 +6,22 @@ import re
 import shlex
 from collections.abc import Iterable
 
+from nightfix_sandbox.config import WORKSPACE
+from nightfix_sandbox.errors import SandboxError
 from nightfix_sandbox.models import TestResult, ToolchainInfo
-from nightfix_sandbox.toolchains import COMMON_PROTECTED, Parsed, RunPlan, custom, junit
+from nightfix_sandbox.toolchains import (
+    COMMON_PROTECTED,
+    NO_RUNTIME,
+    CommitFiles,
+    Dependencies,
+    Offline,
+    Parsed,
+    RunPlan,
+    RuntimeLayer,
+    custom,
+    junit,
+    python_deps,
+)
 
 # Our options come last, so they win over the repository's `addopts`; the environment
 # variables pytest reads for extra options and plugins are emptied.
@@ -101,6 +115,31 @@ class PythonToolchain:
             return Parsed([], str(exc), "unparsable")
         problem, status = _check(results, output, exit_code)  # against pytest's own counts
         return Parsed([_import_failure_is_an_error(r) for r in results], problem, status)
+
+    def runtime(self) -> RuntimeLayer:
+        return NO_RUNTIME  # the base image is a Python image
+
+    def dependencies(self, commit: CommitFiles, offline: Offline) -> Dependencies:
+        """Requirements from the commit (see :mod:`.python_deps`); setup.py metadata is built
+        offline, in a sandbox of the base image plus the build requirements."""
+
+        def metadata(build_requires: list[str]) -> str:
+            code, out = offline(build_requires, python_deps.metadata_command(WORKSPACE))
+            if code != 0:
+                raise SandboxError(
+                    f"building its metadata failed: {python_deps.install_error(out)}"
+                )
+            return out
+
+        found = python_deps.collect(
+            commit.read, commit.top_level, commit.requirement_files, metadata=metadata
+        )
+        return Dependencies(
+            requirements=found.requirements + found.build_requires,
+            site_hook=python_deps.SITE_HOOK,
+            installable=found.installable,
+            note=found.note,
+        )
 
 
 def pytest_id(attrs: dict[str, str]) -> str:
