@@ -350,6 +350,10 @@ if importlib.util.find_spec("nightfix.cli_autonomy") is not None:
 
     register(main)
 
+from nightfix.cli_eval import register as register_eval  # noqa: E402
+
+register_eval(main)
+
 
 if __name__ == "__main__":
     main()
