@@ -83,7 +83,7 @@ def markdown(report: EvalReport, chart_name: str | None) -> str:
         "",
         "| trajectory | attempts | delivered | oracle passed | fix rate | gate false accepts "
         "| gate false refusals | tokens in / out | cost $ | tool calls | time to PR p50 / p95 s "
-        f"| pass@1 | pass@{report.repeat} |",
+        f"| pass@1 | pass@k (k={report.repeat}) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in totals:

@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nightfix.errors import NightfixError
+from nightfix.evals.security import check_oracle_hidden
 
 BugKind = Literal[
     "off-by-one",
@@ -80,8 +81,13 @@ def load(directory: Path) -> Scenario:
         scenario = Scenario.model_validate({**(data or {}), "directory": directory})
     except OSError as exc:
         raise NightfixError(f"{meta}: cannot read: {exc.strerror}") from exc
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise NightfixError(f"{meta}: invalid scenario: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise NightfixError(f"{meta}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'top level'}: {e['msg']}" for e in exc.errors()
+        )
+        raise NightfixError(f"{meta}: invalid scenario: {problems}") from exc
     if scenario.name != directory.name:
         raise NightfixError(f"{meta}: name {scenario.name!r} must be the directory's name")
     missing = [
@@ -91,8 +97,10 @@ def load(directory: Path) -> Scenario:
     ]
     if missing:
         raise NightfixError(f"scenario {scenario.name}: missing {', '.join(missing)}")
-    if not scenario.oracle_files():
+    files = scenario.oracle_files()
+    if not files:
         raise NightfixError(f"scenario {scenario.name}: oracle/ holds no files")
+    check_oracle_hidden(scenario.repo, scenario.oracle, files)
     return scenario
 
 
