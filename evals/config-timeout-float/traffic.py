@@ -13,7 +13,6 @@ import os
 import sys
 
 import sentry_sdk
-
 from worker.main import start
 
 DEPLOYMENT_ENV = {"HTTP_TIMEOUT_S": "2.5", "MAX_RETRIES": "4", "DEBUG": "false"}

@@ -13,7 +13,6 @@ import os
 import sys
 
 import sentry_sdk
-
 from contacts.api import import_contacts
 
 UPLOADS = [

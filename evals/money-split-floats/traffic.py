@@ -13,7 +13,6 @@ import os
 import sys
 
 import sentry_sdk
-
 from billing.api import split_request
 
 BILLS = [(100.0, 3), (90.0, 3), (59.99, 2), (48.0, 4), (73.1, 3), (20.0, 2), (85.55, 6)]

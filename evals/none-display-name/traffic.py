@@ -13,7 +13,6 @@ import os
 import sys
 
 import sentry_sdk
-
 from profiles.api import account_header
 
 

@@ -13,7 +13,6 @@ import os
 import sys
 
 import sentry_sdk
-
 from orders.api import order_history
 
 

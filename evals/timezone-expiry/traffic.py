@@ -13,7 +13,6 @@ import os
 import sys
 
 import sentry_sdk
-
 from billing.access import can_use
 
 

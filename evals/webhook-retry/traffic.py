@@ -14,7 +14,6 @@ import os
 import sys
 
 import sentry_sdk
-
 from webhooks.dispatch import deliver
 
 

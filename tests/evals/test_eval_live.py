@@ -64,7 +64,12 @@ def test_unknown_scenario_is_bad_input(tmp_path):
 
 def test_replay_dir_without_recordings_is_bad_input(tmp_path):
     done = nightfix_eval(
-        "--model", f"replay:{tmp_path}", "--only", "pagination-last-page", "--workdir", str(tmp_path / "w")
+        "--model",
+        f"replay:{tmp_path}",
+        "--only",
+        "pagination-last-page",
+        "--workdir",
+        str(tmp_path / "w"),
     )
     assert done.returncode == 2
     assert "no recorded run" in done.stderr and "pagination-last-page.jsonl" in done.stderr

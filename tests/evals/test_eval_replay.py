@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from eval_support import EVALS, by_key, load_json, nightfix_eval
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]

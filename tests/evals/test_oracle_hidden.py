@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from eval_support import EVALS, by_key, load_json, nightfix_eval
+
 from nightfix.trace import iter_events, read_trace
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]

@@ -34,12 +34,14 @@ def test_scenario_shape(name):
         names = [c.name for t in turns for c in t.tool_calls]
         assert names[-1] == "finish"
         assert "sandbox.run_tests" in names
-        written = [c.input["path"] for t in turns for c in t.tool_calls if c.name.endswith("write_file")]
+        written = [
+            c.input["path"] for t in turns for c in t.tool_calls if c.name.endswith("write_file")
+        ]
         assert any(p.startswith("tests/") for p in written), "a regression test is written"
 
 
 def test_unknown_scenario_names_the_known_ones():
-    with pytest.raises(NightfixError, match="unknown scenario.*pagination-last-page"):
+    with pytest.raises(NightfixError, match=r"unknown scenario.*pagination-last-page"):
         load_all(EVALS, ["no-such-scenario"])
 
 

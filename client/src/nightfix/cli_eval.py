@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -50,14 +51,55 @@ def register(main: click.Group) -> None:
         "recorded live run, DIR/<scenario>.jsonl; reports drift), or a live model: "
         "'anthropic', 'openai', PROVIDER:MODEL_NAME.",
     )
-    @click.option("--only", "only", multiple=True, help="Scenario names (repeat or comma-separate).")
-    @click.option("--repeat", default=1, show_default=True, type=click.IntRange(1, 50), help="Attempts per scenario and trajectory (pass@k uses k = this).")
-    @click.option("--parallel", default=1, show_default=True, type=click.IntRange(1, 16), help="Attempts at once.")
-    @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON here.")
-    @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the Markdown report here (and its chart, same name .svg).")
-    @click.option("--scenarios", "scenarios_dir", type=click.Path(file_okay=False), default=None, help="Scenarios directory (default: $NIGHTFIX_EVALS, else the checkout's evals/).")
-    @click.option("--policies", "policies_dir", type=click.Path(file_okay=False), default=None, help="Shipped policies (default: $NIGHTFIX_POLICIES, else the checkout's policies/).")
-    @click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Where attempts run and stay for inspection (default: a new temp dir).")
+    @click.option(
+        "--only", "only", multiple=True, help="Scenario names (repeat or comma-separate)."
+    )
+    @click.option(
+        "--repeat",
+        default=1,
+        show_default=True,
+        type=click.IntRange(1, 50),
+        help="Attempts per scenario and trajectory (pass@k uses k = this).",
+    )
+    @click.option(
+        "--parallel",
+        default=1,
+        show_default=True,
+        type=click.IntRange(1, 16),
+        help="Attempts at once.",
+    )
+    @click.option(
+        "--json",
+        "json_path",
+        type=click.Path(dir_okay=False),
+        help="Write the report as JSON here.",
+    )
+    @click.option(
+        "--report",
+        "report_path",
+        type=click.Path(dir_okay=False),
+        help="Write the Markdown report here (and its chart, same name .svg).",
+    )
+    @click.option(
+        "--scenarios",
+        "scenarios_dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Scenarios directory (default: $NIGHTFIX_EVALS, else the checkout's evals/).",
+    )
+    @click.option(
+        "--policies",
+        "policies_dir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Shipped policies (default: $NIGHTFIX_POLICIES, else the checkout's policies/).",
+    )
+    @click.option(
+        "--workdir",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Where attempts run and stay for inspection (default: a new temp dir).",
+    )
     def eval_command(
         model: str,
         only: tuple[str, ...],
@@ -112,15 +154,23 @@ def register(main: click.Group) -> None:
         console.print(f"nightfix eval: {len(todo)} attempts, {parallel} at a time, in {base}")
         started, clock = runner.now()
         attempts = runner.run_all(todo, parallel, _progress(console, len(todo)))
-        report = runner.report(model, chosen, attempts, repeat, started, runner.now()[1] - clock, base)
+        report = runner.report(
+            model, chosen, attempts, repeat, started, runner.now()[1] - clock, base
+        )
         _write(report, json_path, report_path)
         _print_totals(report)
         sys.exit(report.exit_code)
 
 
-def _progress(console: Console, total: int):  # type: ignore[no-untyped-def]
+def _progress(console: Console, total: int) -> Callable[[Plan, Attempt | None], None]:
     lock, done = threading.Lock(), [0]
-    colours = {"fixed": "green", "false_accept": "red", "refused": "yellow", "no_fix": "dim", "error": "bold red"}
+    colours = {
+        "fixed": "green",
+        "false_accept": "red",
+        "refused": "yellow",
+        "no_fix": "dim",
+        "error": "bold red",
+    }
 
     def show(plan: Plan, attempt: Attempt | None) -> None:
         with lock:
@@ -128,9 +178,9 @@ def _progress(console: Console, total: int):  # type: ignore[no-untyped-def]
                 console.print(f"  [dim]start[/] {plan.label}")
                 return
             done[0] += 1
-            oracle = ""
-            if attempt.oracle is not None:
-                oracle = f", oracle {attempt.oracle.tests_passed} passed / {attempt.oracle.tests_failed} failed"
+            oracle, verdict = "", attempt.oracle
+            if verdict is not None:
+                oracle = f", oracle {verdict.tests_passed} passed / {verdict.tests_failed} failed"
             why = attempt.problem or attempt.stop_reason or ""
             console.print(
                 f"  [{done[0]:>2}/{total}] {plan.label}: [{colours[attempt.outcome]}]"

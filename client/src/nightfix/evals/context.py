@@ -25,9 +25,14 @@ TARGET = 3000
 async def offered_tools(policy_path: Path) -> list[ToolSpec]:
     """The tools a run under ``policy_path`` offers its model."""
     policy = load_policy(policy_path)
-    async with ServerPool(policy.servers, errlog=subprocess.DEVNULL) as pool:
+    specs = {str(name): spec for name, spec in policy.servers.items()}
+    async with ServerPool(specs, errlog=subprocess.DEVNULL) as pool:
         offered = [
-            ToolSpec(f"{server}.{t.name}", t.description or "", model_schema(f"{server}.{t.name}", t.input_schema))
+            ToolSpec(
+                f"{server}.{t.name}",
+                t.description or "",
+                model_schema(f"{server}.{t.name}", t.input_schema),
+            )
             for server, listed in sorted(pool.tools.items())
             for t in listed
             if policy.tools.allows(f"{server}.{t.name}")

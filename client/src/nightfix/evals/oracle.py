@@ -58,8 +58,7 @@ async def run_oracle(
 def verdict(report: dict[str, Any]) -> OracleResult:
     """Passed only when the report can be believed, something ran, and nothing failed."""
     failures = [
-        f"{f.get('test_id')}: {str(f.get('message') or '').splitlines()[0][:160] if f.get('message') else ''}"
-        for f in report.get("failures") or []
+        f"{f.get('test_id')}: {_first_line(f.get('message'))}" for f in report.get("failures") or []
     ]
     passed, failed = int(report.get("passed", 0)), int(report.get("failed", 0))
     errors = int(report.get("errors", 0))
@@ -78,6 +77,11 @@ def verdict(report: dict[str, Any]) -> OracleResult:
         failures=failures,
         problem=problem,
     )
+
+
+def _first_line(message: object) -> str:
+    lines = str(message or "").splitlines()
+    return lines[0][:160] if lines else ""
 
 
 def branch_exists(repo: Path, branch: str) -> bool:

@@ -146,7 +146,9 @@ def _context(report: EvalReport) -> list[str]:
     ]
     out += [f"| {c.tool} | {c.tokens} |" for c in ctx.tool_definitions]
     out += ["", "| tool result | calls | mean tokens | max tokens |", "|---|---|---|---|"]
-    out += [f"| {r.tool} | {r.calls} | {r.mean_tokens} | {r.max_tokens} |" for r in ctx.tool_results]
+    out += [
+        f"| {r.tool} | {r.calls} | {r.mean_tokens} | {r.max_tokens} |" for r in ctx.tool_results
+    ]
     return out
 
 

@@ -95,11 +95,15 @@ def report(
 ) -> EvalReport:
     kinds: list[Kind] = sorted({a.kind for a in attempts}, key=["reference", "wrong", "live"].index)
     summaries = [
-        summarise(s.name, kind, [a for a in attempts if a.scenario == s.name and a.kind == kind], repeat)
+        summarise(
+            s.name, kind, [a for a in attempts if a.scenario == s.name and a.kind == kind], repeat
+        )
         for kind in kinds
         for s in scenarios
     ]
-    summaries += [summarise("total", kind, [a for a in attempts if a.kind == kind], repeat) for kind in kinds]
+    summaries += [
+        summarise("total", kind, [a for a in attempts if a.kind == kind], repeat) for kind in kinds
+    ]
     unexpected = expectations(attempts) if model == "replay" else _live_problems(attempts)
     context = None
     policy = next(workdir.glob("*/nightfix/policy.yaml"), None)
@@ -108,7 +112,9 @@ def report(
             context = economy(asyncio.run(offered_tools(policy)), result_costs(attempts))
         except NightfixError as exc:
             unexpected.append(f"context economy: {exc}")
-    false_accepts = [f"{a.scenario} ({a.kind} #{a.repeat})" for a in attempts if a.outcome == "false_accept"]
+    false_accepts = [
+        f"{a.scenario} ({a.kind} #{a.repeat})" for a in attempts if a.outcome == "false_accept"
+    ]
     if model != "replay" and false_accepts:
         unexpected += [f"gate false accept: {label}" for label in false_accepts]
     return EvalReport(
@@ -127,7 +133,11 @@ def report(
 
 
 def _live_problems(attempts: list[Attempt]) -> list[str]:
-    problems = [f"{a.scenario} (#{a.repeat}): harness error: {a.problem}" for a in attempts if a.outcome == "error"]
+    problems = [
+        f"{a.scenario} (#{a.repeat}): harness error: {a.problem}"
+        for a in attempts
+        if a.outcome == "error"
+    ]
     problems += [
         f"{a.scenario} (#{a.repeat}): replay drifted: {a.drift[0]}" for a in attempts if a.drift
     ]

@@ -70,9 +70,9 @@ class Collector:
 
     def __enter__(self) -> Collector:
         url = f"http://127.0.0.1:{self.port}"
+        errors = tool("nightfix-errors")
         made = subprocess.run(
-            [tool("nightfix-errors"), "project", "create", "service", "--db", str(self.db)]
-            + ["--url", url],
+            [errors, "project", "create", "service", "--db", str(self.db), "--url", url],
             capture_output=True,
             text=True,
         )
@@ -81,8 +81,7 @@ class Collector:
         self.dsn = made.stdout.strip().splitlines()[-1]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [tool("nightfix-errors"), "collect", "--db", str(self.db)]
-                + ["--port", str(self.port)],
+                [errors, "collect", "--db", str(self.db), "--port", str(self.port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -141,12 +140,16 @@ def write_policy(
         "servers": {
             "errors": {"command": [tool("nightfix-errors"), "serve", "--db", str(errors_db)]},
             "github": {
-                "command": [tool("nightfix-github"), "serve", "--local", str(repo)]
-                + ["--branch-prefix", "nightfix/"]
+                "command": [
+                    *(tool("nightfix-github"), "serve", "--local", str(repo)),
+                    *("--branch-prefix", "nightfix/"),
+                ]
             },
             "sandbox": {
-                "command": [tool("nightfix-sandbox"), "serve", "--source", f"app={repo}"]
-                + ["--pool-size", "0"]
+                "command": [
+                    *(tool("nightfix-sandbox"), "serve", "--source", f"app={repo}"),
+                    *("--pool-size", "0"),
+                ]
             },
         },
         "audit": {"path": str(directory / "audit.jsonl")},

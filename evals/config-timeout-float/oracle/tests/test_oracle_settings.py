@@ -1,12 +1,13 @@
 """Hidden oracle: never in the repository the model sees."""
 
 import pytest
-
 from worker.main import start
 from worker.settings import load
 
 
-@pytest.mark.parametrize(("raw", "seconds"), [("2.5", 2.5), ("0.25", 0.25), ("10", 10.0), (" 3.0 ", 3.0)])
+@pytest.mark.parametrize(
+    ("raw", "seconds"), [("2.5", 2.5), ("0.25", 0.25), ("10", 10.0), (" 3.0 ", 3.0)]
+)
 def test_fractional_timeouts_are_kept_exactly(raw, seconds):
     assert load({"HTTP_TIMEOUT_S": raw}).http_timeout_s == seconds
 

@@ -1,5 +1,4 @@
 import pytest
-
 from contacts.api import import_contacts
 from contacts.importer import InvalidContacts, parse_contacts
 

@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-
 from billing.api import split_request
 from billing.split import split_bill
 
@@ -19,7 +18,7 @@ def test_shares_add_up_to_the_bill_exactly(total, people):
     shares = split_bill(total, people)
     assert len(shares) == people
     assert cents(shares) == [Decimal(str(s)) for s in cents(shares)]  # whole cents
-    assert all(Decimal(str(s)) == c for s, c in zip(shares, cents(shares)))
+    assert all(Decimal(str(s)) == c for s, c in zip(shares, cents(shares), strict=True))
     assert sum(cents(shares)) == Decimal(str(total))
     assert max(cents(shares)) - min(cents(shares)) <= Decimal("0.01")
 

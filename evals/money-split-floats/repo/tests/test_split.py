@@ -1,5 +1,4 @@
 import pytest
-
 from billing.api import split_request
 from billing.split import split_bill
 

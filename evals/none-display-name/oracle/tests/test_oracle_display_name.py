@@ -1,7 +1,6 @@
 """Hidden oracle: never in the repository the model sees."""
 
 import pytest
-
 from profiles.api import account_header
 from profiles.names import display_name
 

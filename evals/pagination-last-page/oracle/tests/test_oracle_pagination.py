@@ -1,7 +1,6 @@
 """Hidden oracle: never in the repository the model sees."""
 
 import pytest
-
 from orders.api import order_history
 from orders.pages import PageOutOfRange, get_page, page_count
 

@@ -1,5 +1,4 @@
 import pytest
-
 from orders.api import order_history
 from orders.pages import PageOutOfRange, get_page
 

@@ -1,7 +1,6 @@
 """Hidden oracle: never in the repository the model sees."""
 
 import pytest
-
 from webhooks.dispatch import DeliveryFailed, deliver
 
 

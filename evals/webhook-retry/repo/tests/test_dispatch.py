@@ -1,5 +1,4 @@
 import pytest
-
 from webhooks.dispatch import DeliveryFailed, deliver
 
 
