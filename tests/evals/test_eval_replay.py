@@ -11,7 +11,7 @@ import json
 import pytest
 from eval_support import EVALS, by_key, load_json, nightfix_eval
 
-pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 SCENARIOS = sorted(p.parent.name for p in EVALS.glob("*/scenario.yaml"))
 

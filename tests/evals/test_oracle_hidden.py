@@ -13,7 +13,7 @@ from eval_support import EVALS, by_key, load_json, nightfix_eval
 
 from nightfix.trace import iter_events, read_trace
 
-pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(900)]
 
 NAME = "pagination-last-page"
 ORACLE_FILE = "tests/test_oracle_pagination.py"

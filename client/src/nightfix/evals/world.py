@@ -20,7 +20,8 @@ from nightfix.evals.scenarios import Scenario
 BIN = Path(sys.executable).parent
 IGNORED = ("__pycache__", ".pytest_cache", "node_modules", "*.pyc")
 HOST_RUNTIMES = {"python": sys.executable}
-"""Names in a traffic command replaced by this host's runtime (``python`` -> this venv's)."""
+"""Names in a traffic command replaced by this host's runtime (``python`` -> this venv's;
+``node``, ``go`` and other console scripts -> this environment's, see :func:`tool`)."""
 
 
 def tool(name: str) -> str:
@@ -109,7 +110,8 @@ class Collector:
 
 def drive_traffic(scenario: Scenario, repo: Path, dsn: str, log: Path) -> None:
     """The scenario's traffic command, reporting to ``dsn``; raises when it fails."""
-    argv = [HOST_RUNTIMES.get(scenario.traffic[0], scenario.traffic[0]), *scenario.traffic[1:]]
+    first = scenario.traffic[0]
+    argv = [HOST_RUNTIMES.get(first) or tool(first), *scenario.traffic[1:]]
     env = {
         **os.environ,
         "SENTRY_DSN": dsn,
