@@ -53,13 +53,15 @@ def run_attempt(plan: Plan) -> Attempt:
     base.mkdir(parents=True)
     try:
         attempt = _run(plan, base)
-    except (NightfixError, OSError, subprocess.SubprocessError) as exc:
+    except Exception as exc:  # one attempt's failure is reported, the others still run
+        known = isinstance(exc, NightfixError | OSError | subprocess.SubprocessError)
+        text = str(exc).splitlines()[0][:300] if str(exc) else ""
         attempt = Attempt(
             scenario=plan.scenario.name,
             kind=plan.kind,
             repeat=plan.repeat,
             outcome="error",
-            problem=str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__,
+            problem=text if known and text else f"{type(exc).__name__}: {text}",
         )
     return attempt.model_copy(update={"wall_s": round(time.monotonic() - started, 3)})
 

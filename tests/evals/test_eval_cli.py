@@ -1,11 +1,13 @@
-"""A live model with no reachable endpoint fails clearly, at once, before any scenario runs;
-bad input is exit 2 with one line."""
+"""The command's failure modes: a live model with no reachable endpoint fails clearly, at
+once, before any scenario runs; bad input is exit 2 with one line; a traffic script that fails
+is a harness error (exit 1), not a measured result."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 
-from eval_support import nightfix_eval
+from eval_support import EVALS, load_json, nightfix_eval
 
 NO_KEY = {"ANTHROPIC_API_KEY": ""}  # read as not set
 
@@ -80,3 +82,23 @@ def test_help_documents_the_exit_codes():
     assert done.returncode == 0
     for code in ("0  everything as expected", "1  not as expected", "2  bad input", "3  the live"):
         assert code in done.stdout
+
+
+def test_traffic_that_fails_is_a_harness_error_not_a_result(tmp_path):
+    scenarios = tmp_path / "evals"
+    shutil.copytree(EVALS / "webhook-retry", scenarios / "webhook-retry")
+    traffic = "import sys\nprint('0 failed deliveries reported')\nsys.exit(1)\n"
+    (scenarios / "webhook-retry" / "traffic.py").write_text(traffic)
+    done = nightfix_eval(
+        "--scenarios",
+        str(scenarios),
+        "--workdir",
+        str(tmp_path / "w"),
+        "--json",
+        str(tmp_path / "eval.json"),
+    )
+    assert done.returncode == 1
+    report = load_json(tmp_path / "eval.json")
+    assert {a["outcome"] for a in report["attempts"]} == {"error"}
+    assert all("the traffic script failed" in a["problem"] for a in report["attempts"])
+    assert len(report["unexpected"]) == 2
