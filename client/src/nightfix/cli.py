@@ -354,6 +354,10 @@ from nightfix.cli_doctor import register as register_doctor  # noqa: E402
 
 register_doctor(main)
 
+from nightfix.cli_eval import register as register_eval  # noqa: E402
+
+register_eval(main)
+
 
 if __name__ == "__main__":
     main()

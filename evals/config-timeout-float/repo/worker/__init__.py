@@ -1,0 +1,1 @@
+"""The background worker that talks to the payment provider."""

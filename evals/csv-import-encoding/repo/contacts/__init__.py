@@ -1,0 +1,1 @@
+"""Contacts: customers import their address books as CSV."""

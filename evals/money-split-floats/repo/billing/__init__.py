@@ -1,0 +1,1 @@
+"""Group billing: a table's bill, split between the people at it."""

@@ -1,0 +1,1 @@
+"""Customer profiles: what the account page and receipts call a customer."""

@@ -1,0 +1,1 @@
+"""Order history: a customer's orders, newest first, one page at a time."""

@@ -1,0 +1,1 @@
+"""Customers: the account store behind sign-in and support look-ups."""

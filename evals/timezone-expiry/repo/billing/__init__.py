@@ -1,0 +1,1 @@
+"""Subscriptions: who has access to the paid features, and until when."""

@@ -1,0 +1,1 @@
+"""Webhooks: order events delivered to the merchants' endpoints."""
