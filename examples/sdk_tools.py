@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 SENTRY_NODE_VERSION = "11.12.0"
+PNPM_VERSION = "12.4.2"
 NODE_PACKAGES = (f"@sentry/node@{SENTRY_NODE_VERSION}", "typescript@5.9.3", "@types/node@24.19.4")
 DEBIAN_GOCODE = Path("/usr/share/gocode")
 SENTRY_GO = DEBIAN_GOCODE / "src" / "github.com" / "getsentry" / "sentry-go"
@@ -42,9 +43,19 @@ def tool_env() -> dict[str, str]:
 
 def sentry_node_modules() -> Path:
     """``node_modules`` holding ``@sentry/node`` (installed on first use, then cached)."""
-    target = cache_root() / "npm-sentry-node" / SENTRY_NODE_VERSION
+    return _npm_cached("npm-sentry-node", SENTRY_NODE_VERSION, NODE_PACKAGES, "@sentry/node")
+
+
+def pnpm() -> str:
+    """The ``pnpm`` executable, version :data:`PNPM_VERSION` (installed on first use)."""
+    modules = _npm_cached("npm-pnpm", PNPM_VERSION, (f"pnpm@{PNPM_VERSION}",), "pnpm")
+    return str(modules / ".bin" / "pnpm")
+
+
+def _npm_cached(name: str, version: str, packages: tuple[str, ...], probe: str) -> Path:
+    target = cache_root() / name / version
     modules = target / "node_modules"
-    if (modules / "@sentry" / "node" / "package.json").exists():
+    if (modules / probe / "package.json").exists():
         return modules
     target.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".install-", dir=target.parent))
@@ -52,11 +63,11 @@ def sentry_node_modules() -> Path:
         (work / "package.json").write_text('{"private": true}\n')
         done = subprocess.run(
             [venv_tool("npm"), "install", "--no-audit", "--no-fund", "--ignore-scripts",
-             *NODE_PACKAGES],
+             *packages],
             cwd=work, env=tool_env(), capture_output=True, text=True, timeout=600,
         )  # fmt: skip
         if done.returncode != 0:
-            raise RuntimeError(f"npm install {' '.join(NODE_PACKAGES)} failed:\n{done.stderr}")
+            raise RuntimeError(f"npm install {' '.join(packages)} failed:\n{done.stderr}")
         if target.exists():  # another process finished first
             shutil.rmtree(work)
         else:

@@ -200,7 +200,7 @@ def _exceptions(event: dict[str, Any], ctx: FrameContext) -> list[dict[str, Any]
     values = exc.get("values") if isinstance(exc, dict) and "values" in exc else exc
     if isinstance(values, dict):
         values = [values]
-    out = []
+    out: list[dict[str, Any]] = []
     for v in _list(values)[:20]:
         if not isinstance(v, dict):
             continue
@@ -231,7 +231,8 @@ def _exceptions(event: dict[str, Any], ctx: FrameContext) -> list[dict[str, Any]
             }
         )
     if ctx.platform == "go" or ctx.platform in JS_PLATFORMS or ctx.path_map:
-        place_in_repository([f for e in out for f in e["frames"]])
+        frames: list[dict[str, Any]] = [f for e in out for f in e["frames"]]
+        place_in_repository(frames)
     return out
 
 

@@ -14,7 +14,7 @@ with `node --enable-source-maps`), `sentry-go` absolute GOPATH or module paths
    is removed from it, so `/go/src/example.com/inventory/stock/stock.go` becomes
    `stock/stock.go`;
 3. else, for JavaScript, an absolute path is cut at its first conventional root directory
-   (`src`, `dist`, `build`, `lib`, `out`, `app`): `/srv/app/dist/db/connection.js` becomes
+   (`src`, `dist`, `build`, `out`; else `lib`): `/srv/app/dist/db/connection.js` becomes
    `dist/db/connection.js`. A deploy path with such a name above the repository
    (`/home/src/shop/src/x.ts`) needs a path map.
 
@@ -27,7 +27,8 @@ import posixpath
 from typing import Any
 
 PathMap = list[tuple[str, str]]
-JS_ROOTS = ("src", "dist", "build", "lib", "out", "app")
+JS_ROOTS = ("src", "dist", "build", "out")
+JS_LAST_RESORT_ROOT = "lib"  # also a system directory (/usr/local/lib): tried after the others
 GO_HOSTS_WITH_OWNER = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org", "gitee.com")
 JS_PLATFORMS = frozenset({"javascript", "node", "react-native"})
 
@@ -72,9 +73,10 @@ def _js_path(path: str) -> str | None:
     if not path.startswith("/"):
         return None
     parts = path.split("/")
-    for i, part in enumerate(parts[:-1]):
-        if part in JS_ROOTS:
-            return "/".join(parts[i:])
+    for roots in (JS_ROOTS, (JS_LAST_RESORT_ROOT,)):
+        for i, part in enumerate(parts[:-1]):
+            if part in roots:
+                return "/".join(parts[i:])
     return None
 
 
@@ -112,12 +114,13 @@ def place_in_repository(frames: list[dict[str, Any]]) -> None:
     if not roots:
         return
     for f in frames:
-        path = f.get("abs_path")
-        if not f.get("in_app") or not path or f.get("filename") not in (None, path):
+        path = f.get("abs_path") or f.get("filename")
+        placed = f.get("filename") not in (None, path)
+        if not f.get("in_app") or not path or placed:
             continue
         root = next((r for r in roots if path.startswith(r)), None)
         if root is not None:
-            f["filename"] = path[len(root) :]
+            f["filename"], f["abs_path"] = path[len(root) :], path
         elif path.startswith("/"):
             f["in_app"] = False
 

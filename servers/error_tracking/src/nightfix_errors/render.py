@@ -55,8 +55,8 @@ def _locals(frame: Frame, indent: str, limit: int) -> list[str]:
 
 def _python_frame(f: Frame, failing: bool, repo_paths: bool = False) -> list[str]:
     """A Python-style frame; `repo_paths` (Go) names an in-app frame by its repository path."""
-    first = f.filename if repo_paths and f.in_app else f.abs_path
-    where = first or f.abs_path or f.filename or f.module or "<unknown>"
+    preferred = f.filename if repo_paths and f.in_app else f.abs_path
+    where = preferred or f.abs_path or f.filename or f.module or "<unknown>"
     line = f'  File "{where}", line {f.lineno if f.lineno is not None else "?"}, in '
     lines = [line + (f.function or "<unknown>") + (FAILING if failing else "")]
     if failing and f.context_line is not None and f.lineno is not None:
