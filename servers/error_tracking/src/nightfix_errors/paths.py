@@ -18,7 +18,8 @@ with `node --enable-source-maps`), `sentry-go` absolute GOPATH or module paths
    `dist/db/connection.js`. A deploy path with such a name above the repository
    (`/home/src/shop/src/x.ts`) needs a path map.
 
-Python frames are left alone: sentry-python already sends module-relative filenames.
+The rules leave Python frames alone (sentry-python already sends module-relative filenames);
+a path map applies to every platform.
 """
 
 from __future__ import annotations
