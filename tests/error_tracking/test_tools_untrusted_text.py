@@ -42,7 +42,6 @@ async def test_event_message_with_hidden_text_reaches_a_model_as_the_vectors_say
         assert not any(ch in seen for ch in ("\x1b", "\u202e", "\U000e0069", "\x9b", "\u200b"))
 
 
-
 async def test_sdk_name_and_repository_paths_reach_a_model_cleaned(db_path: Path) -> None:
     """The SDK's name and a frame path the collector rewrote are the app's words too."""
     from nfe_harness import js_event
