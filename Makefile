@@ -1,6 +1,6 @@
 # nightfix — the commands a newcomer types.
 #   make demo   the end-to-end demo on embedded defaults (installs first)
-#   make test   the whole test suite (installs first, brings up Docker if needed)
+#   make test   the whole test suite (installs first, brings up Docker and the SDK test tools)
 #   make bench  the benchmark scripts under benchmarks/, with their peers
 #   make lint   ruff + mypy
 
@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 DISTS  := servers/error_tracking servers/github servers/sandbox client
 SOURCES := $(foreach d,$(DISTS),$(d)/pyproject.toml) pyproject.toml
 
-.PHONY: install test demo bench lint docker clean
+.PHONY: install test demo bench lint docker sdk-tools clean
 
 install: $(STAMP)
 
@@ -24,7 +24,10 @@ $(STAMP): $(SOURCES)
 docker: install
 	bash scripts/ensure-docker.sh
 
-test: install docker
+sdk-tools:
+	bash scripts/ensure-sdk-tools.sh
+
+test: install docker sdk-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: install docker

@@ -16,12 +16,16 @@
 
 Without ``ANTHROPIC_API_KEY`` the model is a scripted trajectory
 (``examples/checkout-service/trajectory.yaml``) replayed against the live servers; with it,
-Claude does the work. Everything lives in ``$NIGHTFIX_DEMO_DIR`` (default: a ``nightfix-demo``
-directory in the system temp dir), wiped at the start, so the demo is re-runnable.
+Claude does the work. ``--example NAME`` runs another example service
+(``checkout-service-ts``, ``inventory-service-go``: their own traffic driver, SDK and
+trajectory; the sandbox needs a toolchain for their language). Everything lives in
+``$NIGHTFIX_DEMO_DIR`` (default: a ``nightfix-demo`` directory in the system temp dir), wiped
+at the start, so the demo is re-runnable.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -95,7 +99,17 @@ def ensure_image() -> None:
         sys.exit("demo: could not build the sandbox image (see the messages above)")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--example",
+        choices=demo_env.EXAMPLES,
+        default="checkout-service",
+        help="which example service (default: the Python checkout-service)",
+    )
+    example = parser.parse_args(argv).example
+    service = demo_env.service_dir(example)
+    trajectory = service / "trajectory.yaml"
     step("nightfix demo: a production bug, found, fixed in a sandbox, verified, delivered")
     base = demo_dir()
     note(f"working directory: {base}")
@@ -103,18 +117,20 @@ def main() -> int:
     ensure_image()
     note("nightfix-sandbox image ready")
 
-    step("a local git repository of the checkout service")
-    repo = demo_env.make_repo(base / "checkout-service")
+    step(f"a local git repository of the {example}")
+    repo = demo_env.make_repo(base / example, service=service)
     note(f"{repo} (branch main, {demo_env.git(repo, 'rev-parse', '--short', 'HEAD')})")
 
     errors_db = base / "errors.db"
     with demo_env.Collector(errors_db) as collector:
         step("the error collector (Sentry-compatible) is listening")
         note(f"{collector.url}  DSN {collector.dsn}")
-        step("production traffic: concurrent checkouts, reported with the real sentry-sdk")
-        for line in demo_env.drive_traffic(repo, collector.dsn).splitlines():
+        step("production traffic: concurrent requests, reported with the real Sentry SDK")
+        for line in demo_env.drive_traffic(repo, collector.dsn, service=service).splitlines():
             note(line)
-        issue = demo_env.wait_for_issue(errors_db, min_events=5)
+        # @sentry/node's default Dedupe integration sends one event for identical failures
+        min_events = 1 if (service / "traffic.cjs").exists() else 5
+        issue = demo_env.wait_for_issue(errors_db, min_events=min_events)
     note(f"issue {issue['id']}: {issue['title']} ({issue['count']} events)")
 
     policy = demo_env.write_policy(base / "nightfix", repo, errors_db, phase=3)
@@ -122,10 +138,10 @@ def main() -> int:
         model = "anthropic"
         step("model: Claude (ANTHROPIC_API_KEY is set)")
     else:
-        model = f"replay:{demo_env.TRAJECTORY}"
+        model = f"replay:{trajectory}"
         step("model: SCRIPTED — no ANTHROPIC_API_KEY, so the model's turns are replayed from")
         note(
-            f"{demo_env.TRAJECTORY.relative_to(demo_env.ROOT)}; every tool call still runs "
+            f"{trajectory.relative_to(demo_env.ROOT)}; every tool call still runs "
             "for real (collector, git repository, Docker sandboxes)"
         )
     note(f"policy: {policy} (extends policies/phase-3-ready.yaml = the default, trust phase 3)")

@@ -1,9 +1,12 @@
 """The demo's moving parts, shared by ``examples/demo.py`` and the tests.
 
-- :func:`make_repo`: a fresh local git repository of ``examples/checkout-service`` (branch
-  ``main``), as a team would have it;
+- :func:`make_repo`: a fresh local git repository of an example service (default
+  ``examples/checkout-service``; :data:`EXAMPLES` names them) on branch ``main``, as a team
+  would have it;
 - :class:`Collector`: ``nightfix-errors collect`` on a free port with its own project and DSN;
-- :func:`drive_traffic`: runs the service's traffic driver (real ``sentry-sdk``) against it;
+- :func:`drive_traffic`: runs the service's traffic driver against it through the real SDK
+  (``traffic.py``: ``sentry-sdk``; ``traffic.cjs``: ``@sentry/node`` under
+  ``node --enable-source-maps``; ``traffic.go``: ``sentry-go`` in GOPATH mode);
 - :func:`write_policy`: a policy file that extends a shipped trust-phase policy and points
   every path (servers, state, audit, traces, kill switch) into one directory.
 """
@@ -19,13 +22,39 @@ import time
 from pathlib import Path
 from typing import Any
 
+import sdk_tools
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICE = ROOT / "examples" / "checkout-service"
+EXAMPLES_DIR = ROOT / "examples"
+SERVICE = EXAMPLES_DIR / "checkout-service"
 TRAJECTORY = SERVICE / "trajectory.yaml"
+EXAMPLES = ("checkout-service", "checkout-service-ts", "inventory-service-go")
+"""Example services: each directory has the service, ``fix.patch``, ``trajectory.yaml`` and
+a traffic driver (``traffic.py``, ``traffic.cjs`` or ``traffic.go``)."""
 BIN = Path(sys.executable).parent
-NOT_IN_REPO = {"trajectory.yaml", "fix.patch", "__pycache__", ".pytest_cache"}
+NOT_IN_REPO = {
+    "trajectory.yaml",
+    "fix.patch",
+    "__pycache__",
+    ".pytest_cache",
+    "traffic.cjs",
+    "traffic.go",
+    "node_modules",
+    "dist",
+}
+"""What an example directory holds that its repository does not: the scripted model, the
+known fix, the drivers that stand for production traffic, build output and dependencies.
+(The Python example's ``traffic.py`` stays in its repository, as it always was.)"""
+
+
+def service_dir(example: str) -> Path:
+    """The directory of example ``example`` (one of :data:`EXAMPLES`)."""
+    if example not in EXAMPLES:
+        raise ValueError(f"unknown example {example!r}; choose one of {', '.join(EXAMPLES)}")
+    return EXAMPLES_DIR / example
+
+
 PHASE_FILES = {
     1: "phase-1-report.yaml",
     2: "phase-2-draft.yaml",
@@ -54,15 +83,15 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def make_repo(dest: Path, detach: bool = False) -> Path:
-    """Copy the service into ``dest`` (replacing it) and commit it on ``main``.
+def make_repo(dest: Path, detach: bool = False, service: Path = SERVICE) -> Path:
+    """Copy ``service`` into ``dest`` (replacing it) and commit it on ``main``.
 
     ``detach`` leaves HEAD detached, like a served repository nobody works in: the local
     repository server merges only into a branch that is not checked out.
     """
     if dest.exists():
         shutil.rmtree(dest)
-    shutil.copytree(SERVICE, dest, ignore=shutil.ignore_patterns(*NOT_IN_REPO))
+    shutil.copytree(service, dest, ignore=shutil.ignore_patterns(*NOT_IN_REPO))
     git(dest, "init", "-q", "-b", "main")
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", "checkout service 1.4.2")
@@ -143,22 +172,28 @@ class Collector:
                 self.proc.kill()
 
 
-def drive_traffic(repo: Path, dsn: str, min_errors: int = 8) -> str:
-    """Run the service's traffic driver with Sentry reporting to ``dsn``; returns its output."""
-    env = {
-        **os.environ,
-        "SENTRY_DSN": dsn,
-        "SENTRY_ENVIRONMENT": "production",
-        "PYTHONPATH": str(repo),
-    }
+def traffic_command(repo: Path, service: Path, min_errors: int) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run ``service``'s traffic driver against ``repo``."""
+    if (service / "traffic.cjs").exists():
+        env = {**sdk_tools.tool_env(), "NODE_PATH": str(sdk_tools.sentry_node_modules())}
+        cmd = [sdk_tools.venv_tool("node"), "--enable-source-maps", str(service / "traffic.cjs")]
+        return [*cmd, "--min-errors", str(min_errors)], env
+    if (service / "traffic.go").exists():
+        gopath = sdk_tools.go_gopath(repo, repo.parent / f".{repo.name}-gopath")
+        cmd = [sdk_tools.venv_tool("go"), "run", str(service / "traffic.go")]
+        return [*cmd, "-min-errors", str(min_errors)], sdk_tools.go_env(gopath)
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    return [sys.executable, "traffic.py", "--min-errors", str(min_errors)], env
+
+
+def drive_traffic(repo: Path, dsn: str, min_errors: int = 8, service: Path = SERVICE) -> str:
+    """Run ``service``'s traffic driver (from ``repo``, its repository) with Sentry reporting
+    to ``dsn``; returns its output."""
+    cmd, env = traffic_command(repo, service, min_errors)
+    env.update({"SENTRY_DSN": dsn, "SENTRY_ENVIRONMENT": "production"})
     done = subprocess.run(
-        [sys.executable, "traffic.py", "--min-errors", str(min_errors)],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+        cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300
+    )  # fmt: skip
     if done.returncode != 0:
         raise RuntimeError(f"traffic driver failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout

@@ -93,3 +93,20 @@ async def test_poll_asks_for_at_most_max_issues_per_poll():
     assert errors.calls[0][2]["limit"] == 7
     await trigger.poll(errors, TriggerPolicy(), now=NOW)
     assert errors.calls[-2][2]["limit"] == 100  # the default: one full page
+
+
+def test_deduplicating_sdk_counts_one_event_as_enough():
+    d = trigger.decide(issue(sdk_deduplicates=True), 1, TriggerPolicy())
+    assert d.critical
+    assert "the SDK drops repeated identical errors" in d.reason
+
+
+def test_min_events_still_applies_when_the_sdk_does_not_deduplicate():
+    d = trigger.decide(issue(sdk_deduplicates=False), 1, TriggerPolicy())
+    assert not d.critical
+    assert "fewer than 5" in d.reason
+
+
+def test_min_events_deduplicated_never_raises_the_bar():
+    policy = TriggerPolicy(min_events=2, min_events_deduplicated=4)
+    assert trigger.decide(issue(sdk_deduplicates=True), 2, policy).critical

@@ -40,3 +40,27 @@ async def test_event_message_with_hidden_text_reaches_a_model_as_the_vectors_say
     for seen in (str(got), str(issues), summary, str(issue.structured_content)):
         assert HIDDEN_PAYLOAD not in seen
         assert not any(ch in seen for ch in ("\x1b", "\u202e", "\U000e0069", "\x9b", "\u200b"))
+
+
+async def test_sdk_name_and_repository_paths_reach_a_model_cleaned(db_path: Path) -> None:
+    """The SDK's name and a frame path the collector rewrote are the app's words too."""
+    from nfe_harness import js_event
+    from untrusted_text_vectors import HIDDEN_CHARS
+
+    _, raw, clean = VECTORS[0]
+    event = js_event(platform="node")
+    event["sdk"] = {"name": raw, "version": "1", "integrations": ["Dedupe"]}
+    frame = {"filename": f"/srv/app/src/{raw}.ts", "function": "?", "lineno": 3, "in_app": True}
+    event["exception"]["values"][-1]["stacktrace"] = {"frames": [frame]}
+    fill_store(db_path, [event])
+    async with Client(build_server(lambda: SqliteStore(db_path=db_path))) as client:
+        answer = await client.call_tool("get_event", {"event_id": event["event_id"]})
+        got: dict[str, Any] = dict(answer.structured_content)
+        issues = (await client.call_tool("list_issues", {})).structured_content["issues"]
+        issue = await client.call_tool("get_issue", {"issue_id": issues[0]["id"]})
+    assert got["event"]["sdk"] == {"name": clean, "version": "1", "deduplicates": True}
+    assert got["event"]["exceptions"][-1]["frames"][0]["filename"] == f"src/{clean}.ts"
+    summary = "".join(getattr(c, "text", "") for c in issue.content)
+    assert f"src/{clean}.ts:3" in summary
+    for seen in (str(got), summary, str(issue.structured_content)):
+        assert not HIDDEN_CHARS & set(seen)

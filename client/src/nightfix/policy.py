@@ -202,6 +202,12 @@ class TriggerPolicy(Section):
     """Minimum events within ``window_minutes``."""
     window_minutes: Annotated[int, Field(ge=1)] = 10
     """Window for ``min_events``."""
+    min_events_deduplicated: Annotated[int, Field(ge=1)] = 1
+    """Minimum events within ``window_minutes`` for an issue whose SDK drops repeated
+    identical errors (the error server's ``sdk_deduplicates``: ``@sentry/node``'s default
+    ``Dedupe`` integration). Such an SDK sends one event for a run of identical failures, so
+    ``min_events`` could never be reached; each event counts as at least one run. The lower
+    of this and ``min_events`` applies."""
     min_users: Annotated[int, Field(ge=0)] = 0
     """Minimum distinct users affected."""
     kinds: list[IssueKind] = Field(default_factory=lambda: list(_DEFAULT_KINDS))

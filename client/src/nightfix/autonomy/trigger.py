@@ -65,15 +65,28 @@ def decide(issue: dict[str, Any], events_in_window: int | None, policy: TriggerP
     if users < policy.min_users:
         return no(f"{users} user(s) affected, fewer than {policy.min_users}")
     window = f"{policy.window_minutes} min"
-    if events_in_window is not None and events_in_window < policy.min_events:
-        return no(f"{events_in_window} event(s) in {window}, fewer than {policy.min_events}")
+    needed, deduplicated = min_events_for(issue, policy)
+    if events_in_window is not None and events_in_window < needed:
+        return no(f"{events_in_window} event(s) in {window}, fewer than {needed}{deduplicated}")
     where = f"transaction {transaction}" if transaction else f"culprit {culprit or '(unknown)'}"
     env = f", environment {'/'.join(sorted(set(envs) & set(policy.environments)) or envs)}"
     reason = (
-        f"{events_in_window} events in {window} on {where}, level {level}{env if envs else ''}, "
-        f"{kind} issue, {users} user(s)"
+        f"{events_in_window} events in {window}{deduplicated} on {where}, level {level}"
+        f"{env if envs else ''}, {kind} issue, {users} user(s)"
     )
     return Decision(issue_id, fingerprint, True, reason, count, issue)
+
+
+def min_events_for(issue: dict[str, Any], policy: TriggerPolicy) -> tuple[int, str]:
+    """The event count the issue needs, and a note for the reason when the SDK deduplicates.
+
+    An SDK that drops repeated identical errors (``sdk_deduplicates``, e.g. ``@sentry/node``
+    with its default ``Dedupe`` integration) sends one event for a run of identical failures:
+    ``min_events_deduplicated`` applies then, if lower than ``min_events``.
+    """
+    if issue.get("sdk_deduplicates") and policy.min_events_deduplicated < policy.min_events:
+        return policy.min_events_deduplicated, " (the SDK drops repeated identical errors)"
+    return policy.min_events, ""
 
 
 def events_in_window(stats: dict[str, Any], window_minutes: int, now: datetime) -> int:

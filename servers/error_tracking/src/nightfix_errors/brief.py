@@ -13,8 +13,10 @@ tags, contexts) is in `get_issue(detail="full")` and `get_event`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from nightfix_errors.models import EventDetail, ExceptionInfo, Frame, IssueSummary
+from nightfix_errors.paths import is_build_output
 from nightfix_errors.render import BEGIN, END, JS_PLATFORMS, failing_index, groups
 from nightfix_errors.text import cut
 
@@ -45,11 +47,10 @@ def _file(f: Frame) -> str:
     return f.filename or f.abs_path or f.module or "<unknown>"
 
 
-def _frame(f: Frame, failing: bool, with_locals: bool, same_file: bool, js: bool) -> list[str]:
+def _frame(f: Frame, failing: bool, with_locals: bool, js: bool) -> list[str]:
     """`file:line function: source` (JavaScript: `at function (file:line:col): source`);
-    a frame in the same file as the one above shows `:line` only."""
-    where = "" if same_file and not failing else _file(f)
-    line_no = f"{where}:{f.lineno if f.lineno is not None else '?'}"
+    every frame names its file, even the same as the line above (a model opens it by name)."""
+    line_no = f"{_file(f)}:{f.lineno if f.lineno is not None else '?'}"
     if js:
         head = f"  at {f.function or '<anonymous>'} ({line_no}:{f.colno or '?'})"
     else:
@@ -66,15 +67,12 @@ def _stack(exc: ExceptionInfo, js: bool, with_locals: bool) -> list[str]:
     failing = failing_index(exc.frames)
     lines: list[str] = []
     parts = groups(exc.frames)
-    previous: str | None = None
     for group in reversed(parts) if js else parts:
         if isinstance(group, list):
             lines.append(_collapsed(group, "  "))
-            previous = None
             continue
         is_failing = exc.frames.index(group) == failing
-        lines.extend(_frame(group, is_failing, with_locals, _file(group) == previous, js))
-        previous = _file(group)
+        lines.extend(_frame(group, is_failing, with_locals, js))
     return lines
 
 
@@ -128,6 +126,31 @@ def issue_header(issue: IssueSummary, events_last_24h: int | None) -> str:
     )
 
 
-def issue_brief(issue: IssueSummary, traceback: str, events_last_24h: int | None) -> str:
+DEDUPE_NOTE = (
+    "note: the SDK drops repeated identical errors (its Dedupe integration), so one event may"
+    " stand for many failures in a row"
+)
+BUILD_OUTPUT_NOTE = (
+    "note: frames point at build output (.js); if the service is compiled (TypeScript, a"
+    " bundler), run node with --enable-source-maps so they point at its sources"
+)
+
+
+def reading_notes(event: EventDetail | None) -> list[str]:
+    """What a reader should know about how the event was reported (fixed texts, ours)."""
+    if event is None:
+        return []
+    notes = []
+    if event.sdk is not None and event.sdk.deduplicates:
+        notes.append(DEDUPE_NOTE)
+    in_app = [f for e in event.exceptions for f in e.frames if f.in_app]
+    if (event.platform or "") in JS_PLATFORMS and any(is_build_output(_file(f)) for f in in_app):
+        notes.append(BUILD_OUTPUT_NOTE)
+    return notes
+
+
+def issue_brief(
+    issue: IssueSummary, traceback: str, events_last_24h: int | None, notes: Sequence[str] = ()
+) -> str:
     """The text a model reads for `get_issue` (summary)."""
-    return f"{issue_header(issue, events_last_24h)}\n{traceback}"
+    return "\n".join([issue_header(issue, events_last_24h), *notes, traceback])

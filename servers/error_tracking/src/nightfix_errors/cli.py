@@ -211,6 +211,37 @@ def project_list(db_path: Path | None, url: str) -> None:
             click.echo(f"{p.id}\t{p.name}\t{p.dsn(url)}")
 
 
+@project.command("paths")
+@click.argument("name")
+@click.option(
+    "--map",
+    "mappings",
+    multiple=True,
+    metavar="FROM=TO",
+    help="Rewrite a frame path starting with FROM to start with TO (repeatable, first match "
+    "wins; TO may be empty), e.g. --map /srv/app/= for a service deployed at /srv/app.",
+)
+@db_option
+def project_paths(name: str, mappings: tuple[str, ...], db_path: Path | None) -> None:
+    """Set how project NAME's frame paths become repository paths (no --map clears it).
+
+    Applies to events received from then on (the collector rereads it within seconds). Without
+    a mapping, deploy roots are stripped by rule (see the README, "Frame paths").
+    """
+    from nightfix_errors.errors import InvalidArgumentError
+    from nightfix_errors.paths import parse_mapping
+    from nightfix_errors.projects import set_path_map
+
+    try:
+        parsed = [parse_mapping(m) for m in mappings]
+    except ValueError as exc:
+        raise InvalidArgumentError(str(exc)) from None
+    with _rw(db_path) as db:
+        set_path_map(db, name, parsed)
+    shown = ", ".join(f"{src} -> {dst or '(stripped)'}" for src, dst in parsed) or "none"
+    click.echo(f"project {name}: path mapping {shown}", err=True)
+
+
 @main.group()
 def issue() -> None:
     """Change an issue's status. Only people do this: the MCP server is read-only.

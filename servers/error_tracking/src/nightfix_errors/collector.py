@@ -29,7 +29,8 @@ from nightfix_errors.normalize import (
     normalize_event,
     stored_fields,
 )
-from nightfix_errors.projects import project_keys
+from nightfix_errors.paths import PathMap
+from nightfix_errors.projects import path_maps, project_keys
 from nightfix_errors.scrub import Scrubber
 from nightfix_errors.security import (
     IngestRejected,
@@ -43,6 +44,7 @@ from nightfix_errors.security import (
 
 log = logging.getLogger("nightfix_errors.collector")
 KEY_REFRESH_SECONDS = 1.0
+PATH_MAP_REFRESH_SECONDS = 2.0
 _ROUTE = re.compile(r"/api/([^/]{1,32})/(envelope|store)/?")
 
 Scope = MutableMapping[str, Any]
@@ -66,12 +68,15 @@ class CollectorConfig:
 
 
 class _Keys:
-    """Project keys, reloaded from the store (at most once a second) when a key is unknown."""
+    """Project keys, reloaded from the store (at most once a second) when a key is unknown;
+    path maps, reloaded at most every `PATH_MAP_REFRESH_SECONDS`."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         self._keys = project_keys(db)
         self._loaded = time.monotonic()
+        self._maps = path_maps(db)
+        self._maps_loaded = time.monotonic()
 
     def get(self, key: str | None) -> dict[str, int]:
         stale = time.monotonic() - self._loaded > KEY_REFRESH_SECONDS
@@ -79,6 +84,12 @@ class _Keys:
             self._keys = project_keys(self._db)
             self._loaded = time.monotonic()
         return self._keys
+
+    def path_map(self, project_id: int) -> PathMap:
+        if time.monotonic() - self._maps_loaded > PATH_MAP_REFRESH_SECONDS:
+            self._maps = path_maps(self._db)
+            self._maps_loaded = time.monotonic()
+        return self._maps.get(project_id, [])
 
 
 async def _respond(
@@ -118,14 +129,14 @@ def build_app(
     writer = Writer(db, config.max_queue)
     keys = _Keys(key_db)
 
-    def _one(payload: Any) -> NormalizedEvent:
+    def _one(payload: Any, path_map: PathMap) -> NormalizedEvent:
         kept = stored_fields(payload)
         check_json_depth(kept)  # iterative; scrub and normalize recurse
-        return normalize_event(scrubber.scrub(kept))
+        return normalize_event(scrubber.scrub(kept), path_map=path_map)
 
-    def _normalize(payloads: list[Any]) -> list[NormalizedEvent]:
+    def _normalize(payloads: list[Any], path_map: PathMap) -> list[NormalizedEvent]:
         try:
-            return [_one(p) for p in payloads]
+            return [_one(p, path_map) for p in payloads]
         except InvalidEvent as exc:
             raise IngestRejected(400, f"invalid event: {exc}") from None
         except RecursionError:  # depth is checked before parsing; never let this escape
@@ -144,7 +155,7 @@ def build_app(
             payloads = envelope_events(body)
         else:
             payloads = [store_event(body, config.max_inflated_bytes)]
-        events = _normalize(payloads)
+        events = _normalize(payloads, keys.path_map(owner))
         if events and not writer.submit(owner, events):
             raise IngestRejected(
                 429, "collector is overloaded; retry later", config.retry_after_seconds

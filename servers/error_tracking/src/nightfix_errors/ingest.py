@@ -44,8 +44,8 @@ def write_event(db: sqlite3.Connection, project_id: int, ev: NormalizedEvent) ->
     if row is None:
         cur = db.execute(
             "INSERT INTO issues (project_id, fingerprint, title, culprit, level, status,"
-            " substatus, first_seen, last_seen, latest_event_id, transaction_name)"
-            " VALUES (?, ?, ?, ?, ?, 'unresolved', 'new', ?, ?, ?, ?)",
+            " substatus, first_seen, last_seen, latest_event_id, transaction_name,"
+            " sdk_deduplicates) VALUES (?, ?, ?, ?, ?, 'unresolved', 'new', ?, ?, ?, ?, ?)",
             (
                 project_id,
                 ev.fingerprint,
@@ -56,6 +56,7 @@ def write_event(db: sqlite3.Connection, project_id: int, ev: NormalizedEvent) ->
                 ev.timestamp,
                 ev.event_id,
                 ev.transaction,
+                int(ev.sdk_deduplicates),
             ),
         )
         issue_id = cur.lastrowid
@@ -106,8 +107,16 @@ def write_event(db: sqlite3.Connection, project_id: int, ev: NormalizedEvent) ->
     if latest and row is not None:
         db.execute(
             "UPDATE issues SET latest_event_id = ?, title = ?, culprit = ?, level = ?,"
-            " transaction_name = ? WHERE id = ?",
-            (ev.event_id, ev.title, ev.culprit, ev.level, ev.transaction, issue_id),
+            " transaction_name = ?, sdk_deduplicates = ? WHERE id = ?",
+            (
+                ev.event_id,
+                ev.title,
+                ev.culprit,
+                ev.level,
+                ev.transaction,
+                int(ev.sdk_deduplicates),
+                issue_id,
+            ),
         )
     return True
 

@@ -77,8 +77,25 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+def m002_sdk_and_path_maps(db: sqlite3.Connection) -> None:
+    """Whether an issue's SDK deduplicates errors; each project's frame path mapping."""
+    _script(
+        db,
+        """
+        ALTER TABLE issues ADD COLUMN sdk_deduplicates INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE project_path_maps (
+            project_id INTEGER NOT NULL REFERENCES projects(id),
+            position INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            target TEXT NOT NULL,
+            PRIMARY KEY (project_id, position)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Migration] = [m001_initial]
+MIGRATIONS: list[Migration] = [m001_initial, m002_sdk_and_path_maps]
 
 
 def migrate(db: sqlite3.Connection) -> list[str]:

@@ -64,6 +64,11 @@ class IssueSummary(_Model):
     fingerprint: str
     """The grouping hash."""
     permalink: str | None = None
+    sdk_deduplicates: bool = False
+    """The latest event's SDK drops repeated identical errors (`@sentry/node`'s `Dedupe`
+    integration, on by default), so `count` undercounts failures: one event may stand for a
+    run of identical ones. `nightfix`'s trigger counts such issues with
+    `trigger.min_events_deduplicated`."""
 
 
 class Frame(_Model):
@@ -103,6 +108,16 @@ class RequestSummary(_Model):
     data: str | None = None
 
 
+class SdkInfo(_Model):
+    """The SDK that sent an event."""
+
+    name: str | None = None
+    version: str | None = None
+    deduplicates: bool = False
+    """It drops repeated identical errors (e.g. `@sentry/node`'s default `Dedupe`
+    integration): one event may stand for many failures in a row."""
+
+
 class EventSummary(_Model):
     """One occurrence of an issue, in a list."""
 
@@ -136,6 +151,7 @@ class EventDetail(_Model):
     exceptions: list[ExceptionInfo] = Field(default_factory=list)
     request: RequestSummary | None = None
     contexts: dict[str, dict[str, str]] = Field(default_factory=dict)
+    sdk: SdkInfo | None = None
 
 
 class IssuePage(_Model):
@@ -165,6 +181,9 @@ class IssueDetail(_Model):
     untrusted: str = UNTRUSTED_NOTICE
     events_last_24h: int | None = None
     """Events of this issue in the last 24 hours (None when the backend cannot tell)."""
+    notes: list[str] = Field(default_factory=list)
+    """How the latest event was reported, when it matters to reading it (fixed texts): its
+    SDK drops repeated identical errors; its frames point at build output, not sources."""
 
 
 class EventResult(_Model):

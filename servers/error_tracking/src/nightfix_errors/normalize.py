@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from nightfix_errors.paths import JS_PLATFORMS, PathMap, place_in_repository, repository_path
 from nightfix_errors.text import cut
 
 MAX_STR = 4096
@@ -58,6 +59,7 @@ USED_FIELDS = frozenset(
         "request",
         "contexts",
         "fingerprint",
+        "sdk",
     }
 )
 
@@ -89,6 +91,8 @@ class NormalizedEvent:
     user_label: str | None
     data: dict[str, Any]
     """JSON-ready `EventDetail` fields (all but id / issue_id)."""
+    sdk_deduplicates: bool = False
+    """The SDK drops repeated identical errors (its `Dedupe` integration is on)."""
 
 
 def _s(value: Any, limit: int = MAX_STR) -> str | None:
@@ -125,20 +129,47 @@ def _timestamp(raw: Any, now: float) -> float:
     return ts
 
 
-def _frame(raw: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FrameContext:
+    """What every frame of an event is read with: its platform and the project's path map."""
+
+    platform: str | None = None
+    path_map: PathMap | None = None
+
+
+_ANONYMOUS = "<anonymous>"
+
+
+def _function(raw: Any, platform: str | None) -> str | None:
+    """The function name; JavaScript's anonymous `?` (alone or as `Class.?`) reads as
+    `<anonymous>`."""
+    name = _s(raw, 500)
+    if name and platform in JS_PLATFORMS and (name == "?" or name.endswith(".?")):
+        return name[:-1] + _ANONYMOUS
+    return name
+
+
+def _frame(raw: Any, ctx: FrameContext) -> dict[str, Any]:
     if not isinstance(raw, dict):
         return {}
+    filename = _s(raw.get("filename"), 1000)
     abs_path = _s(raw.get("abs_path"), 1000)
+    module = _s(raw.get("module"), 500)
     in_app = raw.get("in_app")
     if not isinstance(in_app, bool):
-        path = abs_path or _s(raw.get("filename"), 1000) or ""
+        path = abs_path or filename or ""
         in_app = not any(m in path for m in _LIBRARY_MARKERS)
+    if in_app:
+        where = abs_path or filename
+        repo = repository_path(where, ctx.platform, module, ctx.path_map or [])
+        if repo is not None:
+            filename, abs_path = repo, where
     lineno, colno = raw.get("lineno"), raw.get("colno")
     return {
-        "filename": _s(raw.get("filename"), 1000),
+        "filename": filename,
         "abs_path": abs_path,
-        "module": _s(raw.get("module"), 500),
-        "function": _s(raw.get("function"), 500),
+        "module": module,
+        "function": _function(raw.get("function"), ctx.platform),
         "lineno": lineno if isinstance(lineno, int) and not isinstance(lineno, bool) else None,
         "colno": colno if isinstance(colno, int) and not isinstance(colno, bool) else None,
         "in_app": in_app,
@@ -157,19 +188,19 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _frames(stacktrace: Any) -> list[dict[str, Any]]:
+def _frames(stacktrace: Any, ctx: FrameContext) -> list[dict[str, Any]]:
     raw = _list(stacktrace.get("frames")) if isinstance(stacktrace, dict) else []
     if len(raw) > MAX_FRAMES:  # keep the outermost few and the innermost many
         raw = raw[:50] + raw[-(MAX_FRAMES - 50) :]
-    return [_frame(f) for f in raw if isinstance(f, dict)]
+    return [_frame(f, ctx) for f in raw if isinstance(f, dict)]
 
 
-def _exceptions(event: dict[str, Any]) -> list[dict[str, Any]]:
+def _exceptions(event: dict[str, Any], ctx: FrameContext) -> list[dict[str, Any]]:
     exc = event.get("exception")
     values = exc.get("values") if isinstance(exc, dict) and "values" in exc else exc
     if isinstance(values, dict):
         values = [values]
-    out = []
+    out: list[dict[str, Any]] = []
     for v in _list(values)[:20]:
         if not isinstance(v, dict):
             continue
@@ -186,7 +217,7 @@ def _exceptions(event: dict[str, Any]) -> list[dict[str, Any]]:
                 }
                 if isinstance(mech, dict)
                 else None,
-                "frames": _frames(v.get("stacktrace")),
+                "frames": _frames(v.get("stacktrace"), ctx),
             }
         )
     if not out and isinstance(event.get("stacktrace"), dict):
@@ -196,9 +227,12 @@ def _exceptions(event: dict[str, Any]) -> list[dict[str, Any]]:
                 "value": None,
                 "module": None,
                 "mechanism": None,
-                "frames": _frames(event["stacktrace"]),
+                "frames": _frames(event["stacktrace"], ctx),
             }
         )
+    if ctx.platform == "go" or ctx.platform in JS_PLATFORMS or ctx.path_map:
+        frames: list[dict[str, Any]] = [f for e in out for f in e["frames"]]
+        place_in_repository(frames)
     return out
 
 
@@ -234,6 +268,18 @@ def _request(raw: Any) -> dict[str, Any] | None:
         "query_string": _s(query, 2000),
         "headers": _str_map(raw.get("headers"), 1000),
         "data": _s(raw.get("data"), 2000),
+    }
+
+
+def _sdk(raw: Any) -> dict[str, Any] | None:
+    """Name and version of the SDK, and whether it drops repeated identical errors."""
+    if not isinstance(raw, dict):
+        return None
+    integrations = _list(raw.get("integrations"))
+    return {
+        "name": _s(raw.get("name"), 100),
+        "version": _s(raw.get("version"), 50),
+        "deduplicates": "Dedupe" in integrations,
     }
 
 
@@ -279,13 +325,17 @@ def fingerprint_hash(event: dict[str, Any], default: list[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
-def normalize_event(raw: Any, now: float | None = None) -> NormalizedEvent:
-    """The stored form of one scrubbed event payload."""
+def normalize_event(
+    raw: Any, now: float | None = None, path_map: PathMap | None = None
+) -> NormalizedEvent:
+    """The stored form of one scrubbed event payload; `path_map` is the project's
+    (see `paths.py`)."""
     if not isinstance(raw, dict):
         raise InvalidEvent("the event payload must be a JSON object")
     event: dict[str, Any] = {_ALIASES.get(str(k), str(k)): v for k, v in raw.items()}
     now = time.time() if now is None else now
-    exceptions = _exceptions(event)
+    platform = _s(event.get("platform"), 50)
+    exceptions = _exceptions(event, FrameContext(platform, path_map))
     message, template = _message(event)
     if not exceptions and message is None:
         raise InvalidEvent("the event has neither an exception nor a message")
@@ -299,7 +349,12 @@ def normalize_event(raw: Any, now: float | None = None) -> NormalizedEvent:
     in_app = [f for e in exceptions for f in e["frames"] if f["in_app"]]
     if in_app:
         last = in_app[-1]
-        culprit = f"{last['module'] or last['filename'] or '?'} in {last['function'] or '?'}"
+        where = last["module"] or last["filename"]
+        if (
+            platform in JS_PLATFORMS
+        ):  # a JavaScript "module" is a bare file name: the path says more
+            where = last["filename"] or last["module"]
+        culprit = f"{where or '?'} in {last['function'] or '?'}"
     transaction = _s(event.get("transaction"), 500)
     level = str(event["level"]) if event.get("level") in LEVELS else "error"
     user, user_label = _user(event.get("user"))
@@ -311,7 +366,7 @@ def normalize_event(raw: Any, now: float | None = None) -> NormalizedEvent:
     data: dict[str, Any] = {
         "timestamp": None,  # filled by the reader from the column
         "level": level,
-        "platform": _s(event.get("platform"), 50),
+        "platform": platform,
         "environment": environment,
         "release": release,
         "transaction": transaction,
@@ -322,6 +377,9 @@ def normalize_event(raw: Any, now: float | None = None) -> NormalizedEvent:
         "request": _request(event.get("request")),
         "contexts": _contexts(event.get("contexts")),
     }
+    sdk = _sdk(event.get("sdk"))
+    if sdk is not None:
+        data["sdk"] = sdk
     return NormalizedEvent(
         event_id=event_id.lower(),
         timestamp=_timestamp(event.get("timestamp"), now),
@@ -335,4 +393,5 @@ def normalize_event(raw: Any, now: float | None = None) -> NormalizedEvent:
         user_key=user_label,
         user_label=user_label,
         data=data,
+        sdk_deduplicates=bool(sdk and sdk["deduplicates"]),
     )

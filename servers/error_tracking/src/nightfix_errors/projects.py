@@ -73,3 +73,31 @@ def ensure_default_project(db: sqlite3.Connection) -> Project | None:
 def project_keys(db: sqlite3.Connection) -> dict[str, int]:
     """public key -> project id, for the collector's auth check."""
     return {str(k): int(i) for k, i in db.execute("SELECT public_key, id FROM projects")}
+
+
+def set_path_map(db: sqlite3.Connection, name: str, mappings: list[tuple[str, str]]) -> Project:
+    """Replace the project's frame path mapping (see `paths.py`); empty clears it."""
+    project = get_project(db, name)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("DELETE FROM project_path_maps WHERE project_id = ?", (project.id,))
+        db.executemany(
+            "INSERT INTO project_path_maps VALUES (?, ?, ?, ?)",
+            [(project.id, n, src, dst) for n, (src, dst) in enumerate(mappings)],
+        )
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return project
+
+
+def path_maps(db: sqlite3.Connection) -> dict[int, list[tuple[str, str]]]:
+    """project id -> its path mapping, in order (the collector's normalize reads it)."""
+    maps: dict[int, list[tuple[str, str]]] = {}
+    rows = db.execute(
+        "SELECT project_id, source, target FROM project_path_maps ORDER BY project_id, position"
+    )
+    for project_id, source, target in rows:
+        maps.setdefault(int(project_id), []).append((str(source), str(target)))
+    return maps

@@ -53,8 +53,10 @@ def _locals(frame: Frame, indent: str, limit: int) -> list[str]:
     return [f"{indent}{k} = {cut(v, VAR_LIMIT)}" for k, v in shown]
 
 
-def _python_frame(f: Frame, failing: bool) -> list[str]:
-    where = f.abs_path or f.filename or f.module or "<unknown>"
+def _python_frame(f: Frame, failing: bool, repo_paths: bool = False) -> list[str]:
+    """A Python-style frame; `repo_paths` (Go) names an in-app frame by its repository path."""
+    preferred = f.filename if repo_paths and f.in_app else f.abs_path
+    where = preferred or f.abs_path or f.filename or f.module or "<unknown>"
     line = f'  File "{where}", line {f.lineno if f.lineno is not None else "?"}, in '
     lines = [line + (f.function or "<unknown>") + (FAILING if failing else "")]
     if failing and f.context_line is not None and f.lineno is not None:
@@ -77,7 +79,7 @@ def failing_index(frames: list[Frame]) -> int | None:
     return in_app[-1] if in_app else (len(frames) - 1 if frames else None)
 
 
-def _python_exception(exc: ExceptionInfo) -> list[str]:
+def _python_exception(exc: ExceptionInfo, repo_paths: bool = False) -> list[str]:
     lines: list[str] = []
     if exc.frames:
         lines.append("Traceback (most recent call last):")
@@ -86,7 +88,8 @@ def _python_exception(exc: ExceptionInfo) -> list[str]:
             if isinstance(group, list):
                 lines.append(_collapsed(group, "  "))
             else:
-                lines.extend(_python_frame(group, exc.frames.index(group) == failing))
+                failing_here = exc.frames.index(group) == failing
+                lines.extend(_python_frame(group, failing_here, repo_paths))
     name = exc.type or "Error"
     if exc.module and exc.module not in ("builtins", "exceptions", "__builtin__"):
         name = f"{exc.module}.{name}"
@@ -103,7 +106,9 @@ def _js_exception(exc: ExceptionInfo) -> list[str]:
             lines.append(_collapsed(group, "    "))
             continue
         f = group
-        where = f"{f.abs_path or f.filename or '<anonymous>'}:{f.lineno or '?'}:{f.colno or '?'}"
+        # in-app frames name their repository path (see paths.py); library ones where they ran
+        path = (f.filename or f.abs_path) if f.in_app else (f.abs_path or f.filename)
+        where = f"{path or '<anonymous>'}:{f.lineno or '?'}:{f.colno or '?'}"
         is_failing = exc.frames.index(f) == failing
         lines.append(
             f"    at {f.function or '<anonymous>'} ({where})" + (FAILING if is_failing else "")
@@ -138,6 +143,6 @@ def render_traceback(event: EventDetail | None) -> str:
         for i, exc in enumerate(event.exceptions):
             if i:
                 body.append(_relation(event.exceptions[i - 1]))
-            body.extend(_python_exception(exc))
+            body.extend(_python_exception(exc, repo_paths=event.platform == "go"))
     text = "\n".join(body).replace(BEGIN, "").replace(END, "")
     return f"{BEGIN}\n{text}\n{END}"

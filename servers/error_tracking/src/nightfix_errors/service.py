@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from nightfix_errors.backends import ErrorStore
-from nightfix_errors.brief import compact_traceback, issue_brief
+from nightfix_errors.brief import compact_traceback, issue_brief, reading_notes
 from nightfix_errors.models import (
     UNTRUSTED_NOTICE,
     Detail,
@@ -70,12 +70,13 @@ class ErrorService:
             traceback=render_traceback(clean_event) if full else compact_traceback(clean_event),
             untrusted=UNTRUSTED_NOTICE,
             events_last_24h=self.store.count_events_since(issue_id, time.time() - 86400),
+            notes=reading_notes(clean_event),
         )
 
     @staticmethod
     def issue_text(detail: IssueDetail) -> str:
         """What a model reads for a summary `get_issue`: a header line and the traceback."""
-        return issue_brief(detail.issue, detail.traceback, detail.events_last_24h)
+        return issue_brief(detail.issue, detail.traceback, detail.events_last_24h, detail.notes)
 
     def list_issue_events(self, issue_id: str, limit: int, cursor: str | None) -> EventPage:
         return sanitize(self.store.list_issue_events(issue_id, limit, cursor))

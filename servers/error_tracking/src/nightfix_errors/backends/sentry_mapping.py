@@ -205,6 +205,7 @@ def to_sdk_event(payload: dict[str, Any]) -> dict[str, Any]:
         "user": payload.get("user"),
         "tags": tags,
         "contexts": payload.get("contexts") or {},
+        "sdk": payload.get("sdk"),
     }
     if message and (message.get("formatted") or message.get("message")):
         event["logentry"] = {

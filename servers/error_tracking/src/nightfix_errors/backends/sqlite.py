@@ -35,7 +35,8 @@ _ORDER = {
 }
 _ISSUE_COLUMNS = (
     "i.id, p.name AS project, i.title, i.culprit, i.level, i.status, i.substatus, i.event_count,"
-    " i.user_count, i.first_seen, i.last_seen, i.transaction_name, i.fingerprint"
+    " i.user_count, i.first_seen, i.last_seen, i.transaction_name, i.fingerprint,"
+    " i.sdk_deduplicates"
 )
 
 
@@ -88,6 +89,7 @@ class SqliteStore:
             transaction=row["transaction_name"],
             fingerprint=row["fingerprint"],
             permalink=None,
+            sdk_deduplicates=bool(row["sdk_deduplicates"]),
         )
 
     def list_issues(self, filters: IssueFilter, limit: int, cursor: str | None) -> IssuePage:
