@@ -30,13 +30,15 @@ from nightfix_sandbox.toolchains import node_reports as reports
 
 RUNNERS = ("vitest", "jest", "mocha", "node-test")
 M = node_deps.MODULES
-# A workspace node_modules would shadow the installed packages (a planted `vitest` whose
-# `expect` always passes): the run of record refuses to start beside one.
+# A package in a workspace node_modules would shadow the installed one (a planted `vitest`
+# whose `expect` always passes): the run of record refuses to start beside one. Dot entries
+# (`.vite-temp`, where vite bundles a vitest.config.ts) are no package names and stay allowed.
 SHADOW_EXIT = 86
 _GUARD = (
-    "if [ -e node_modules ]; then echo 'nightfix: the workspace holds its own node_modules, "
-    "which would shadow the installed packages; remove it' >&2; "
-    f"exit {SHADOW_EXIT}; fi; exec "
+    "if [ -L node_modules ] || { [ -e node_modules ] && ls -A node_modules | grep -qv '^[.]'; }; "
+    "then echo 'nightfix: the workspace holds its own node_modules packages, which would "
+    f"shadow the installed ones; remove them' >&2; exit {SHADOW_EXIT}; fi; "
+    f"mkdir -p {node_deps.VITE_TEMP}; exec "
 )
 PYTHON_PROJECT = {"pyproject.toml", "setup.py", "setup.cfg"}
 ENV = {"CI": "true", "NO_COLOR": "1", "FORCE_COLOR": "0"}
@@ -164,7 +166,7 @@ def read_report(
 ) -> Parsed:
     """``runner``'s report (its files under ``root``), cross-checked by :func:`check`."""
     if exit_code == SHADOW_EXIT and "nightfix: the workspace holds" in output:
-        return Parsed([], "the workspace holds its own node_modules", "runner_error")
+        return Parsed([], "the workspace holds its own node_modules packages", "runner_error")
     if not report.strip():
         lines = [ln.strip() for ln in reports.clean(output).splitlines() if ln.strip()]
         last = lines[-1] if lines else "no output"
@@ -220,8 +222,9 @@ def argv(
     if runner == "vitest":
         name = ["-t", q(pattern)] if pattern else []
         out = f"--outputFile.json={q(report)}"
+        caches = ["--no-cache", "--no-fsModuleCache"]  # nothing written into the workspace
         return ["node", f"{modules}/vitest/vitest.mjs", "run", *paths, *name, "--passWithNoTests",
-                "--reporter=default", "--reporter=json", out]  # fmt: skip
+                *caches, "--reporter=default", "--reporter=json", out]  # fmt: skip
     if runner == "jest":
         name = ["-t", q(pattern)] if pattern else []
         by_path = ["--runTestsByPath", *paths] if paths else []

