@@ -1,4 +1,4 @@
-const { Pool, PoolExhaustedError } = require("../src/pool");
+const { Pool, ConnectionPoolExhausted } = require("../src/pool");
 
 describe("pool", () => {
   it("hands out a connection", () => {
@@ -8,6 +8,6 @@ describe("pool", () => {
   it("refuses past its size", () => {
     const pool = new Pool(1);
     pool.acquire();
-    expect(() => pool.acquire()).toThrow(PoolExhaustedError);
+    expect(() => pool.acquire()).toThrow(ConnectionPoolExhausted);
   });
 });

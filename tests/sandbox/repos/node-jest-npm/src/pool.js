@@ -1,7 +1,7 @@
-class PoolExhaustedError extends Error {
+class ConnectionPoolExhausted extends Error {
   constructor(message) {
     super(message);
-    this.name = "PoolExhaustedError";
+    this.name = "ConnectionPoolExhausted";
   }
 }
 
@@ -13,7 +13,7 @@ class Pool {
 
   acquire() {
     if (this.inUse >= this.size) {
-      throw new PoolExhaustedError(`all ${this.size} connections are in use`);
+      throw new ConnectionPoolExhausted(`all ${this.size} connections are in use`);
     }
     this.inUse += 1;
     return this.inUse;
@@ -24,4 +24,4 @@ class Pool {
   }
 }
 
-module.exports = { Pool, PoolExhaustedError };
+module.exports = { Pool, ConnectionPoolExhausted };
