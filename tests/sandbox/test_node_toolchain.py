@@ -296,3 +296,15 @@ def test_lifecycle_script_does_not_run_on_the_host(
     # The operator's --install-scripts lets them run: the hook is real and would have fired.
     node_deps.host_modules(commit_of(files), allow_scripts=True)
     assert marker.read_text() == "ran"
+
+
+def test_sandbox_yaml_env_changing_how_node_or_its_runner_starts_is_refused() -> None:
+    from nightfix_sandbox import repo_setup
+    from nightfix_sandbox.errors import SecurityError
+
+    # NODE_OPTIONS=--require ./test/setup.js would run a file a fix may change before the
+    # runner, in the run of record.
+    for name in ("NODE_OPTIONS", "NODE_PATH", "npm_config_ignore_scripts", "VITEST_POOL_ID"):
+        with pytest.raises(SecurityError, match=f"env: {name} may not be set"):
+            repo_setup.load(f"env:\n  {name}: x\n".encode())
+    assert repo_setup.load(b"env:\n  NODE_ENV: test\n").env == {"NODE_ENV": "test"}

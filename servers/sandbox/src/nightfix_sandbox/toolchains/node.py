@@ -30,16 +30,7 @@ from nightfix_sandbox.toolchains import node_reports as reports
 
 RUNNERS = ("vitest", "jest", "mocha", "node-test")
 M = node_deps.MODULES
-# A package in a workspace node_modules would shadow the installed one (a planted `vitest`
-# whose `expect` always passes): the run of record refuses to start beside one. Dot entries
-# (`.vite-temp`, where vite bundles a vitest.config.ts) are no package names and stay allowed.
-SHADOW_EXIT = 86
-_GUARD = (
-    "if [ -L node_modules ] || { [ -e node_modules ] && ls -A node_modules | grep -qv '^[.]'; }; "
-    "then echo 'nightfix: the workspace holds its own node_modules packages, which would "
-    f"shadow the installed ones; remove them' >&2; exit {SHADOW_EXIT}; fi; "
-    f"mkdir -p {node_deps.VITE_TEMP}; exec "
-)
+SHADOW_EXIT = node_deps.SHADOW_EXIT
 PYTHON_PROJECT = {"pyproject.toml", "setup.py", "setup.cfg"}
 ENV = {"CI": "true", "NO_COLOR": "1", "FORCE_COLOR": "0"}
 
@@ -152,7 +143,7 @@ class NodeToolchain:
         if command:
             return custom.plan(command, tests, report)
         files, pattern = selection(tests, self.runner)
-        line = _GUARD + " ".join(argv(self.runner, files, pattern, report))
+        line = " ".join([node_deps.GUARD, *argv(self.runner, files, pattern, report)])
         return RunPlan(line, dict(ENV), runner=self.runner)
 
     def read(self, plan: RunPlan, report: bytes, output: str, exit_code: int) -> Parsed:

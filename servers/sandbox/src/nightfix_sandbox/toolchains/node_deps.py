@@ -51,8 +51,26 @@ LOCKFILES = {"package-lock.json": "npm", "pnpm-lock.yaml": "pnpm", "yarn.lock": 
 _SPEC = re.compile(r"^(npm|pnpm|yarn)@(\d+\.\d+\.\d+[\w.+-]*)")
 
 
+GUARD = "/opt/node/nightfix-run"
+"""The run of record's wrapper (see :data:`GUARD_SCRIPT`)."""
+SHADOW_EXIT = 86
+# A package in a workspace node_modules would shadow the installed one (a planted `vitest`
+# whose `expect` always passes): the run of record refuses to start beside one. Dot entries
+# (`.vite-temp`, where vite bundles a vitest.config.ts) are no package names and stay allowed.
+GUARD_SCRIPT = f"""#!/bin/sh
+if [ -L node_modules ] || {{ [ -e node_modules ] && ls -A node_modules | grep -qv '^[.]'; }}; then
+  echo 'nightfix: the workspace holds its own node_modules packages, which would shadow the \
+installed ones; remove them' >&2
+  exit {SHADOW_EXIT}
+fi
+mkdir -p {VITE_TEMP}
+exec "$@"
+"""
+
+
 def runtime() -> RuntimeLayer:
-    """Node from :data:`NODE_WHEEL`, fetched on the host, installed offline."""
+    """Node from :data:`NODE_WHEEL`, fetched on the host, installed offline; plus the run of
+    record's wrapper and jest's identity results processor, root-owned in the read-only image."""
     install = (
         f"/opt/venv/bin/pip install --quiet --no-index --no-deps --find-links {RUNTIME_FILES} "
         f"--target /opt/node '{NODE_WHEEL}'\n"
@@ -62,11 +80,15 @@ def runtime() -> RuntimeLayer:
         f"printf '#!/bin/sh\\nexec {_NODE}/bin/node {_NODE}/lib/node_modules/npm/bin/npx-cli.js "
         '"$@"\\n\' > /usr/local/bin/npx\n'
         "chmod 755 /usr/local/bin/npm /usr/local/bin/npx\n"
-        f"echo 'module.exports = (results) => results;' > {IDENTITY_PROCESSOR}\n"
+        f"install -m 755 {RUNTIME_FILES}/nightfix-run {GUARD}\n"
+        f"install -m 644 {RUNTIME_FILES}/nightfix-results.cjs {IDENTITY_PROCESSOR}\n"
         "node --version\n"
     )
     return RuntimeLayer(
-        key=NODE_WHEEL, fetch=fetch_node, install=install, path=(f"{MODULES}/.bin",)
+        key=f"{NODE_WHEEL} {hashlib.sha256(GUARD_SCRIPT.encode()).hexdigest()[:12]}",
+        fetch=fetch_node,
+        install=install,
+        path=(f"{MODULES}/.bin",),
     )
 
 
@@ -82,6 +104,8 @@ def fetch_node(into: Path) -> None:
         raise ImageError(f"pip download left no wheel of {NODE_WHEEL} in {cache}")
     for whl in wheels:
         shutil.copy2(whl, into / whl.name)
+    (into / "nightfix-run").write_text(GUARD_SCRIPT)
+    (into / "nightfix-results.cjs").write_text("module.exports = (results) => results;\n")
 
 
 @dataclass(frozen=True)
