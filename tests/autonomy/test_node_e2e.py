@@ -1,6 +1,7 @@
-"""`nightfix watch --once` on a JavaScript repository: the npm + jest project bundled under
-tests/sandbox/repos, its error in the real collector, the three real MCP servers over stdio,
-real Docker sandboxes (the sandbox's Node toolchain), a scripted model, the gate on.
+"""`nightfix watch --once` on JavaScript and TypeScript repositories: the npm + jest and the
+pnpm + vitest projects bundled under tests/sandbox/repos, their error in the real collector,
+the three real MCP servers over stdio, real Docker sandboxes (the sandbox's Node toolchain), a
+scripted model, the gate on.
 
 The client knows no language: test globs and the run of record come from the sandbox, and the
 regression proof is the runner's own test id (``file > describe > title``).
@@ -9,7 +10,6 @@ regression proof is the runner's own test id (``file > describe > title``).
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ from demo_env import Collector, git, wait_for_issue, write_policy
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
-REPO = Path(__file__).resolve().parents[1] / "sandbox" / "repos" / "node-jest-npm"
-REGRESSION_TEST = """\
+REPOS = Path(__file__).resolve().parents[1] / "sandbox" / "repos"
+JS_TEST = """\
 const { Pool } = require("../src/pool");
 
 describe("pool", () => {
@@ -33,7 +33,23 @@ describe("pool", () => {
   });
 });
 """
-REGRESSION_ID = "__tests__/burst.test.js > pool > serves 11 concurrent checkouts"
+TS_TEST = """\
+import { describe, expect, it } from "vitest";
+import { Pool } from "./connection";
+
+describe("pool", () => {
+  it("serves 11 concurrent checkouts", () => {
+    const pool = new Pool();
+    for (let i = 0; i < 11; i += 1) pool.acquire();
+    expect(pool.acquire()).toBe(12);
+  });
+});
+"""
+CASES = {
+    # repository: (pool source, regression test file, its content)
+    "node-jest-npm": ("src/pool.js", "__tests__/burst.test.js", JS_TEST),
+    "node-vitest-pnpm": ("src/db/connection.ts", "src/db/burst.test.ts", TS_TEST),
+}
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +89,9 @@ def _event(i: int) -> dict[str, Any]:
     }
 
 
-def _repo(dest: Path) -> Path:
+def _repo(name: str, dest: Path) -> Path:
     dest.mkdir(parents=True)
-    subprocess.run(["cp", "-r", f"{REPO}/.", str(dest)], check=True)
+    subprocess.run(["cp", "-r", f"{REPOS / name}/.", str(dest)], check=True)
     git(dest, "init", "-q", "-b", "main")
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", "checkout service (js)")
@@ -109,24 +125,26 @@ def _trajectory(tmp: Path, files: dict[str, str]) -> Path:
     return path
 
 
-def test_npm_jest_repository_fix_is_delivered_with_regression_proof_by_id(
-    tmp_path: Path, node_errors_db: Path, no_leaks: None
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_node_repository_fix_is_delivered_with_regression_proof_by_id(
+    tmp_path: Path, node_errors_db: Path, no_leaks: None, name: str
 ) -> None:
-    repo = _repo(tmp_path / "checkout-js")
+    source, test_file, test_text = CASES[name]
+    repo = _repo(name, tmp_path / name)
     policy = write_policy(tmp_path / "nf", repo, node_errors_db, 2)
     env = Env(tmp_path / "nf", repo, policy)
-    fixed = (REPO / "src" / "pool.js").read_text().replace("size = 10", "size = 50")
-    trajectory = _trajectory(
-        tmp_path, {"__tests__/burst.test.js": REGRESSION_TEST, "src/pool.js": fixed}
-    )
-    env.watch(trajectory)
+    fixed = (REPOS / name / source).read_text().replace("size: number = 10", "size: number = 50")
+    fixed = fixed.replace("size = 10", "size = 50")
+    assert "= 50" in fixed
+    env.watch(_trajectory(tmp_path, {test_file: test_text, source: fixed}))
     [run] = env.runs()
     assert (run["status"], run["stop_reason"]) == ("delivered", "completed"), run
     [pull] = env.pulls()
-    assert REGRESSION_ID in pull["body"], pull["body"]
+    regression_id = f"{test_file} > pool > serves 11 concurrent checkouts"
+    assert regression_id in pull["body"], pull["body"]
+    assert "fails with the production error's own exception" in pull["body"], pull["body"]
     changed = git(repo, "diff", "--name-only", "main", pull["head"]).split()
-    assert changed == ["__tests__/burst.test.js", "src/pool.js"]
+    assert changed == sorted([test_file, source])
     trace = env.trace(run["run_id"])
     names = [e.get("name") for e in trace if e["type"] == "event"]
     assert "verification_passed" in names, names
-    print(pull["body"], file=sys.stderr)

@@ -18,9 +18,11 @@ from nightfix_sandbox.toolchains.node import choose_runner
 
 FAILING_TS = """\
 import { describe, expect, it } from "vitest";
+import { Pool } from "./db/connection";
 describe("outer", () => {
   describe("inner", () => {
     it("fails an assertion", () => { expect(1 + 1).toBe(3); });
+    it("throws the service's own error", () => { new Pool(0).acquire(); });
     it("throws a type error", () => { const x: any = undefined; x.foo(); });
     it.skip("is skipped", () => {});
   });
@@ -89,6 +91,10 @@ def test_vitest_report_gives_real_ids_outcomes_and_error_names(tmp_path: Path) -
     assert _outcomes(parsed) == {
         "src/fail.test.ts > outer > inner > fails an assertion": ("failed", "AssertionError"),
         "src/fail.test.ts > outer > inner > throws a type error": ("failed", "TypeError"),
+        "src/fail.test.ts > outer > inner > throws the service's own error": (
+            "failed",
+            "ConnectionPoolExhausted",
+        ),
         "src/fail.test.ts > outer > inner > is skipped": ("skipped", None),
         "src/broken.test.ts": ("error", None),  # did not load: an error, not a failure
         # an import the fix has yet to add, called in the body: fails for want of code

@@ -21,7 +21,7 @@ SEP = " > "
 MAX_MESSAGE = 2000
 ROOT = "/sandbox/workspace"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_ERROR_NAME = re.compile(r"^\s*(?:Uncaught )?([A-Za-z_$][\w$]*)(?: \[[\w-]+\])?:")
+_ERROR_NAME = re.compile(r"^\s*(?:Uncaught )?([A-Z][\w$]*)(?: \[[\w-]+\])?:(?:\s|$)")
 _STACK = re.compile(r"^\s+at ")
 # An imported binding that does not exist (yet) called in a test body: it fails for want of
 # code, not for the behaviour it checks, like Python's ImportError in a test body.
@@ -49,13 +49,11 @@ def relative(path: str, root: str = ROOT) -> str:
 
 def error_name(text: str) -> str | None:
     """``TypeError: x`` -> ``TypeError``; ``AssertionError [ERR_ASSERTION]: x`` ->
-    ``AssertionError``; ``None`` when the text does not start with an error's name."""
+    ``AssertionError``; ``ConnectionPoolExhausted: all 10 ...`` -> ``ConnectionPoolExhausted``
+    (a stack's first line is ``<error's name>: <message>``); ``None`` when the text does not
+    start with a capitalised name and a colon."""
     match = _ERROR_NAME.match(text)
-    return (
-        match.group(1)
-        if match and re.search(r"(Error|Exception)$|^Error", match.group(1))
-        else None
-    )
+    return match.group(1) if match else None
 
 
 def message_of(text: str) -> str:

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Pool, PoolExhaustedError } from "./connection";
+import { Pool, ConnectionPoolExhausted } from "./connection";
 
 describe("pool", () => {
   it("hands out a connection", () => {
@@ -9,6 +9,6 @@ describe("pool", () => {
   it("refuses past its size", () => {
     const pool = new Pool(1);
     pool.acquire();
-    expect(() => pool.acquire()).toThrow(PoolExhaustedError);
+    expect(() => pool.acquire()).toThrow(ConnectionPoolExhausted);
   });
 });

@@ -1,5 +1,5 @@
-export class PoolExhaustedError extends Error {
-  override name = "PoolExhaustedError";
+export class ConnectionPoolExhausted extends Error {
+  override name = "ConnectionPoolExhausted";
 }
 
 export class Pool {
@@ -9,7 +9,7 @@ export class Pool {
 
   acquire(): number {
     if (this.inUse >= this.size) {
-      throw new PoolExhaustedError(`all ${this.size} connections are in use`);
+      throw new ConnectionPoolExhausted(`all ${this.size} connections are in use`);
     }
     this.inUse += 1;
     return this.inUse;
