@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from node_support import checkout, host_tools_present, repo_files, run_on_host
+from node_support import checkout, commit_of, host_tools_present, repo_files, run_on_host
 
-from nightfix_sandbox.toolchains import node
+from nightfix_sandbox.toolchains import node, node_deps
 from nightfix_sandbox.toolchains.node import choose_runner
 
 FAILING_TS = """\
@@ -213,3 +213,13 @@ def test_runner_is_chosen_from_the_test_script_then_the_dependencies() -> None:
     assert choose_runner({"scripts": {"test": "node --test test/"}}) == "node-test"
     assert choose_runner({"devDependencies": {"mocha": "1", "chai": "1"}}) == "mocha"
     assert choose_runner({"scripts": {"test": "echo ok"}}) == "node-test"
+
+
+def test_yarn_1_lockfile_is_installed_with_yarn_and_its_runner_runs(tmp_path: Path) -> None:
+    files = repo_files("node-mocha-yarn")
+    assert node_deps.manager(commit_of(files), {}).name == "yarn"
+    parsed, code, _ = run_on_host(checkout(tmp_path / "yarn", files), "mocha")
+    assert (code, parsed.status) == (0, "ok")
+    assert [r.test_id for r in parsed.results] == [
+        "test/pool.test.js > pool > hands out a connection"
+    ]

@@ -270,7 +270,11 @@ def host_tool(name: str) -> str:
 
 
 def _run(cmd: list[str], what: str, cwd: Path | None = None) -> None:
-    env = dict(os.environ, npm_config_ignore_scripts="true") if "--ignore-scripts" in cmd else None
+    env = dict(os.environ)
+    if cwd is not None:  # an install: the host's Node first on PATH, for `#!/usr/bin/env node`
+        env["PATH"] = f"{Path(host_tool('node')).parent}{os.pathsep}{env.get('PATH', '')}"
+    if "--ignore-scripts" in cmd:
+        env["npm_config_ignore_scripts"] = "true"
     log.info("running %s", " ".join(cmd))
     proc = subprocess.run(
         cmd, cwd=cwd, capture_output=True, text=True, check=False, timeout=1200, env=env
