@@ -18,6 +18,7 @@ from nightfix_sandbox.deps import DependencyImages
 from nightfix_sandbox.service import SandboxService
 
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).parent))  # node_support, the Node tests' helpers
 
 CALC_BUGGY = "def add(a, b):\n    return a - b\n"
 CALC_FIXED = "def add(a, b):\n    return a + b\n"

@@ -221,6 +221,14 @@ def image_build(offline: bool, if_missing: bool, name: str | None, base: str | N
     "before anything else (no network); its failure fails create_sandbox.",
 )
 @click.option(
+    "--install-scripts",
+    "install_scripts",
+    multiple=True,
+    metavar="NAME",
+    help="Let the package install of source NAME run its lifecycle scripts (npm postinstall "
+    "and the like) ON THE HOST (repeatable); off by default, as they are code from the internet.",
+)
+@click.option(
     "--runtime",
     type=click.Choice(["runc", "runsc", "auto"]),
     default="runc",
@@ -267,6 +275,7 @@ def serve(
     no_deps: bool,
     requirement_files: tuple[str, ...],
     setup_commands: tuple[str, ...],
+    install_scripts: tuple[str, ...],
     runtime: str,
     pids_limit: int,
     memory_mb: int,
@@ -315,6 +324,7 @@ def serve(
             runtime=pick_runtime(runtime, available_runtimes(client)),
             requirements=_per_source_lists("--requirements", requirement_files),
             setup_commands=_per_source("--setup-command", setup_commands),
+            install_scripts=list(install_scripts),
         )
         SourceRegistry(config.sources)  # refuses paths that are not git repositories
         if not image_exists(client, config.image):

@@ -118,6 +118,11 @@ class SandboxConfig(BaseModel):
         default_factory=dict,
         description="Source name -> command run as the sandbox user after creation.",
     )
+    install_scripts: list[str] = Field(
+        default_factory=list,
+        description="Sources whose package installs may run lifecycle scripts (npm "
+        "postinstall...) on the host; off for every other source.",
+    )
 
     @model_validator(mode="after")
     def _names(self) -> SandboxConfig:
@@ -127,6 +132,7 @@ class SandboxConfig(BaseModel):
         for flag, given in (
             ("--requirements", self.requirements),
             ("--setup-command", self.setup_commands),
+            ("--install-scripts", dict.fromkeys(self.install_scripts, "")),
         ):
             for name in given:
                 if name not in self.sources:

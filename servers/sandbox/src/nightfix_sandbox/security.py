@@ -69,7 +69,11 @@ def check_repo_include(path: str, including: str | None) -> str:
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 # What decides how the interpreter, the test runner, git or pip start: a repository file must
 # not set these for the run of record (a fix could then change how tests run).
-_ENV_REFUSED = re.compile(r"^(PYTHON|PYTEST|LD_|GIT_|PIP_|COV_CORE|COVERAGE_)|^(PATH|HOME)$", re.I)
+_ENV_REFUSED = re.compile(
+    r"^(PYTHON|PYTEST|LD_|GIT_|PIP_|COV_CORE|COVERAGE_|NPM_CONFIG_|VITEST|JEST_)"
+    r"|^(PATH|HOME|NODE_OPTIONS|NODE_PATH)$",
+    re.I,
+)
 
 
 def check_repo_env(env: Mapping[str, str]) -> Mapping[str, str]:
@@ -79,8 +83,9 @@ def check_repo_env(env: Mapping[str, str]) -> Mapping[str, str]:
             raise SecurityError(f"env: {name!r} is not a valid variable name")
         if _ENV_REFUSED.match(name):
             raise SecurityError(
-                f"env: {name} may not be set by the repository (it changes how Python, the "
-                "test runner, git or pip start); the operator sets the sandbox's environment"
+                f"env: {name} may not be set by the repository (it changes how Python, Node, "
+                "the test runner, git or the package manager start); the operator sets the "
+                "sandbox's environment"
             )
         if "\0" in value:
             raise SecurityError(f"env: the value of {name} holds a NUL byte")

@@ -94,7 +94,9 @@ class SandboxService:
             try:
                 repo, commit = self.sources.resolve(name, "HEAD")
                 setup = self._setup(name, repo, commit)
-                image = self._image_for(name, repo, commit, setup, self._chain(repo, commit, setup))
+                image = self._image_for(
+                    name, repo, commit, setup, self._chain(name, repo, commit, setup)
+                )
                 self.pool.want(image, commit, partial(self.sources.snapshot, repo, commit))
             except Exception as exc:  # start-up must not fail on a warm-up
                 log.warning("could not preload source %s: %s", name, exc)
@@ -110,10 +112,11 @@ class SandboxService:
         )
 
     def _chain(
-        self, repo: Path, commit: str, setup: repo_setup.SandboxSetup
+        self, source: str, repo: Path, commit: str, setup: repo_setup.SandboxSetup
     ) -> toolchains.Toolchain:
         """The commit's toolchain: pinned by its sandbox file, else detected from its files."""
-        return toolchains.detect(self.sources.top_level(repo, commit), setup.toolchain)
+        chain = toolchains.detect(self.sources.top_level(repo, commit), setup.toolchain)
+        return toolchains.for_commit(chain, self._commit_files(source, repo, commit, setup))
 
     def _image_for(
         self,
@@ -130,7 +133,7 @@ class SandboxService:
             if self.deps is not None:
                 image = self.deps.runtime_image(chain.name, chain.runtime())
                 if self.config.install_deps:
-                    files = self._commit_files(repo, commit, setup)
+                    files = self._commit_files(source, repo, commit, setup)
                     found = chain.dependencies(files, self._offline_for(files.snapshot))
                     with_deps = self.deps.dependency_image(image, chain.name, found)
                     if found.installable and with_deps != image:
@@ -142,13 +145,14 @@ class SandboxService:
         return self._images[key]
 
     def _commit_files(
-        self, repo: Path, commit: str, setup: repo_setup.SandboxSetup
+        self, source: str, repo: Path, commit: str, setup: repo_setup.SandboxSetup
     ) -> toolchains.CommitFiles:
         return toolchains.CommitFiles(
             read=partial(self.sources.read, repo, commit),
             top_level=self.sources.top_level(repo, commit),
             snapshot=partial(self.sources.snapshot, repo, commit),
             requirement_files=setup.requirements,
+            trusted_install=source in self.config.install_scripts,
         )
 
     def _offline_for(self, snapshot: Callable[[], bytes]) -> toolchains.Offline:
@@ -192,7 +196,7 @@ class SandboxService:
                 )
         repo, commit = self.sources.resolve(source, ref)
         setup = self._setup(source, repo, commit)
-        chain = self._chain(repo, commit, setup)
+        chain = self._chain(source, repo, commit, setup)
         image = self._image_for(source, repo, commit, setup, chain)
         box = self.pool.take(image, commit)  # preloaded: the code is already in
         if box is None:

@@ -85,6 +85,9 @@ class CommitFiles:
     """The sandbox's tar of the commit (``workspace/`` + base git)."""
     requirement_files: list[str] = field(default_factory=list)
     """Extra dependency files named by the operator or ``.nightfix/sandbox.yaml``."""
+    trusted_install: bool = False
+    """The operator lets the ecosystem's installer run the project's own install scripts
+    (npm lifecycle scripts) on the host for this source; off by default."""
 
 
 Offline = Callable[[list[str], list[str]], tuple[int, str]]
@@ -150,6 +153,7 @@ COMMON_PROTECTED = [".nightfix/"]
 
 TOOLCHAINS: dict[str, str] = {
     "go": "nightfix_sandbox.toolchains.go.GoToolchain",
+    "node": "nightfix_sandbox.toolchains.node.NodeToolchain",
     "python": "nightfix_sandbox.toolchains.python.PythonToolchain",
 }
 """Toolchain name -> class (dotted path); the first that detects a repository is used."""
@@ -165,9 +169,20 @@ def get(name: str) -> Toolchain:
     return chain
 
 
+def for_commit(chain: Toolchain, commit: CommitFiles) -> Toolchain:
+    """``chain`` for one commit. A toolchain that needs more of the commit than its top-level
+    names (Node: the runner, from ``package.json``) may define ``bind(commit)``, returning
+    itself configured; the others are used as they are."""
+    bind = getattr(chain, "bind", None)
+    if bind is None:
+        return chain
+    bound: Toolchain = bind(commit)
+    return bound
+
+
 def detect(files: Iterable[str], pinned: str | None = None) -> Toolchain:
     """The toolchain ``pinned`` by the operator, else the first whose ``detect`` says yes,
-    else Python (today's only one, and the default)."""
+    else Python (the default)."""
     if pinned:
         return get(pinned)
     names = list(files)

@@ -1,0 +1,14 @@
+import { describe, expect, it } from "vitest";
+import { Pool, ConnectionPoolExhausted } from "./connection";
+
+describe("pool", () => {
+  it("hands out a connection", () => {
+    expect(new Pool().acquire()).toBe(1);
+  });
+
+  it("refuses past its size", () => {
+    const pool = new Pool(1);
+    pool.acquire();
+    expect(() => pool.acquire()).toThrow(ConnectionPoolExhausted);
+  });
+});
