@@ -86,7 +86,7 @@ def test_container_killed_from_outside_fails_the_waiting_command_clearly(
             probe = "cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c 'slee[p] 120' || true"
             while service.exec(sid, probe).stdout.strip() == "0":
                 pass
-            docker_client.api.kill(box.container_id)
+            docker_client.api.kill(box.box_id)
             with pytest.raises(SandboxError, match=r"gone|destroy"):
                 waiting.result(timeout=60)
         with pytest.raises(SandboxError, match=r"gone|destroy"):

@@ -49,8 +49,8 @@ def test_failing_repo_cycle_create_test_fix_test_diff_destroy(
 
     assert service.destroy(sid).destroyed is True
     containers, volumes = _names(service)
-    assert box.volume not in volumes
-    assert box.volume not in containers  # the container carries the volume's name
+    assert box.disk not in volumes
+    assert box.disk not in containers  # the container carries the volume's name
     assert service.destroy(sid).destroyed is False
     with pytest.raises(SandboxNotFoundError):
         service.exec(sid, "true")

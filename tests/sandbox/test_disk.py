@@ -32,7 +32,7 @@ def _loops_of(path: Path) -> str:
 def _disk_of(service: SandboxService, sandbox_id: str) -> Path:
     backend = service.backend
     assert isinstance(backend, DockerBackend)
-    return backend.disks.image(service._get(sandbox_id).box.volume)
+    return backend.disks.image(service._get(sandbox_id).box.disk)
 
 
 def test_df_inside_shows_the_workspace_cap_not_the_host_disk(

@@ -69,7 +69,7 @@ def test_operator_raised_limits_reach_the_container(
     backend = DockerBackend(docker_client, raised)
     box = backend.create(sandbox_image, {})
     try:
-        hc = docker_client.api.inspect_container(box.container_id)["HostConfig"]
+        hc = docker_client.api.inspect_container(box.box_id)["HostConfig"]
         assert (hc["PidsLimit"], hc["Memory"], hc["MemorySwap"]) == (1024, 2 << 30, 2 << 30)
         assert hc["NanoCpus"] == int(host_cpus * 1e9)
         inside = backend.run(

@@ -180,4 +180,4 @@ def put_file(backend: ContainerBackend, box: Box, path: str, data: bytes) -> Non
         info = tarfile.TarInfo(name)
         info.size, info.uid, info.gid, info.mode = len(data), SANDBOX_UID, SANDBOX_UID, 0o600
         tar.addfile(info, io.BytesIO(data))
-    backend.put_archive(box, folder, buf.getvalue())
+    backend.copy_in(box, folder, buf.getvalue())

@@ -109,7 +109,7 @@ class WarmPool:
             try:
                 box = self.backend.create(image, {"nightfix.sandbox.pool": "1"})
                 if loader is not None:
-                    self.backend.put_archive(box, SANDBOX_ROOT, loader())
+                    self.backend.copy_in(box, SANDBOX_ROOT, loader())
             except BaseException:
                 if box is not None:
                     self.backend.remove(box)

@@ -203,7 +203,7 @@ class SandboxService:
             tar = self.sources.snapshot(repo, commit)
             box = self.pool.take(image) or self.backend.create(image, {})
             try:
-                self.backend.put_archive(box, SANDBOX_ROOT, tar)
+                self.backend.copy_in(box, SANDBOX_ROOT, tar)
             except BaseException:
                 self.backend.remove(box)
                 raise
@@ -243,7 +243,7 @@ class SandboxService:
         if code == 0:
             return None
         why = python_deps.install_error(err + "\n" + out)
-        log.info("installing the project in %s failed: %s", box.container_id[:12], why)
+        log.info("installing the project in %s failed: %s", box.box_id[:12], why)
         return (
             f"the project itself could not be installed (pip install -e . failed: {why}); "
             "imports work from src/ and the workspace root only (PYTHONPATH)"

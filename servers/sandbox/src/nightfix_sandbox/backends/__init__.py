@@ -1,4 +1,5 @@
-"""Container backends behind one small Protocol. Docker is the one real backend."""
+"""Sandbox backends behind one small Protocol, in neutral words (box, disk, copy in); Docker
+(runc or gVisor) is the one real backend, and only it speaks Docker."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Box:
-    """One started, hardened container and the volume mounted as its workspace."""
+    """One started, hardened sandbox and the disk mounted as its workspace."""
 
-    container_id: str
-    volume: str
+    box_id: str
+    """The backend's id of the running sandbox."""
+    disk: str
+    """The backend's name of the sandbox's own workspace disk."""
     image: str
     labels: dict[str, str] = field(default_factory=dict)
 
@@ -27,7 +30,7 @@ class ContainerBackend(Protocol):
     """What the service needs from a container runtime."""
 
     def create(self, image: str, labels: dict[str, str]) -> Box:
-        """Create and start a hardened container with a fresh workspace volume."""
+        """Create and start a hardened sandbox with a fresh workspace disk."""
         ...
 
     def run(self, box: Box, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
@@ -40,15 +43,16 @@ class ContainerBackend(Protocol):
     def exec(
         self, box: Box, argv: list[str], *, user: str, env: dict[str, str], deadline_s: float
     ) -> RawExec:
-        """Run argv with `docker exec` (root helpers only); give up after deadline_s."""
+        """Run argv directly as ``user``, beside PID 1's supervisor (root helpers only); give
+        up after deadline_s."""
         ...
 
-    def put_archive(self, box: Box, path: str, tar: bytes) -> None:
-        """Extract a tar archive at `path` inside the container."""
+    def copy_in(self, box: Box, path: str, tar: bytes) -> None:
+        """Extract a tar archive at `path` inside the sandbox."""
         ...
 
     def remove(self, box: Box) -> None:
-        """Remove the container and its volume (idempotent)."""
+        """Remove the sandbox and its disk (idempotent)."""
         ...
 
     def remove_many(self, boxes: list[Box]) -> None:
@@ -56,5 +60,5 @@ class ContainerBackend(Protocol):
         ...
 
     def remove_orphans(self) -> int:
-        """Remove labelled containers/volumes whose owning server process is gone."""
+        """Remove sandboxes and disks whose owning server process is gone."""
         ...

@@ -104,7 +104,7 @@ class DockerBackend:
             # `containers.create` already inspected it: attrs are the created container's.
             check_container_hardened(container.attrs, name, self.runtime)
             container.start()
-            box = Box(container_id=container_id, volume=name, image=image, labels=all_labels)
+            box = Box(box_id=container_id, disk=name, image=image, labels=all_labels)
             hello = self._channel(box).request("hello", deadline_s=30)
             check_init_hardened(hello, name)
             check_workspace_capped(hello.get("disk"), lim, name)
@@ -116,15 +116,15 @@ class DockerBackend:
     def _channel(self, box: Box) -> CommandChannel:
         """The open channel to the box's PID 1 (attached on first use)."""
         with self._channels_lock:
-            channel = self._channels.get(box.container_id)
+            channel = self._channels.get(box.box_id)
             if channel is None:
                 params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
                 try:
-                    stream = self.client.api.attach_socket(box.container_id, params=params)
+                    stream = self.client.api.attach_socket(box.box_id, params=params)
                 except docker.errors.NotFound:
                     raise SandboxError(GONE) from None
-                channel = CommandChannel(stream, box.volume)
-                self._channels[box.container_id] = channel
+                channel = CommandChannel(stream, box.disk)
+                self._channels[box.box_id] = channel
         return channel
 
     def run(self, box: Box, request: dict[str, Any], deadline_s: float) -> dict[str, Any]:
@@ -140,7 +140,7 @@ class DockerBackend:
     def _why_gone(self, box: Box) -> str:
         """Why a container stopped answering, as precisely as Docker can tell."""
         try:
-            state = self.client.api.inspect_container(box.container_id)["State"]
+            state = self.client.api.inspect_container(box.box_id)["State"]
         except docker.errors.APIError:
             return GONE
         if state.get("OOMKilled"):
@@ -166,7 +166,7 @@ class DockerBackend:
         api = self.client.api
         try:
             exec_id = api.exec_create(
-                box.container_id,
+                box.box_id,
                 argv,
                 user=user,
                 environment=env,
@@ -185,16 +185,16 @@ class DockerBackend:
             exit_code=-1 if code is None else int(code), stdout=out or b"", stderr=err or b""
         )
 
-    def put_archive(self, box: Box, path: str, tar: bytes) -> None:
+    def copy_in(self, box: Box, path: str, tar: bytes) -> None:
         try:
-            ok = self.client.api.put_archive(box.container_id, path, tar)
+            ok = self.client.api.put_archive(box.box_id, path, tar)
         except docker.errors.APIError as exc:
             raise SandboxError(f"copying into the sandbox failed: {exc.explanation}") from None
         if not ok:
             raise SandboxError(f"copying into the sandbox at {path} failed")
 
     def remove(self, box: Box) -> None:
-        self._remove_ids(box.container_id, box.volume)
+        self._remove_ids(box.box_id, box.disk)
 
     def remove_many(self, boxes: list[Box]) -> None:
         """Remove several boxes at once (shutdown must finish within the client's grace)."""
