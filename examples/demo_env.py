@@ -252,9 +252,14 @@ def write_policy(
     return path
 
 
-def wait_for_issue(errors_db: Path, min_events: int = 5, timeout: float = 30) -> dict[str, Any]:
-    """Poll the error store over MCP (``nightfix-errors serve``) until the bug's issue has
-    at least ``min_events`` events committed; returns the issue summary."""
+def wait_for_issue(
+    errors_db: Path,
+    min_events: int = 5,
+    timeout: float = 30,
+    title: str = "ConnectionPoolExhausted",
+) -> dict[str, Any]:
+    """Poll the error store over MCP (``nightfix-errors serve``) until the bug's issue (its
+    title holding ``title``) has at least ``min_events`` events committed; returns its summary."""
     import asyncio
 
     from nightfix.policy import ServerSpec
@@ -268,10 +273,10 @@ def wait_for_issue(errors_db: Path, min_events: int = 5, timeout: float = 30) ->
             while True:
                 page = await pool.call("errors", "list_issues", {"sort": "freq", "limit": 5})
                 for issue in page.get("issues", []):
-                    if "ConnectionPoolExhausted" in issue["title"] and issue["count"] >= min_events:
+                    if title in issue["title"] and issue["count"] >= min_events:
                         return dict(issue)
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"no ConnectionPoolExhausted issue in {errors_db}")
+                    raise RuntimeError(f"no {title} issue in {errors_db}")
                 await asyncio.sleep(0.3)
 
     return asyncio.run(poll())

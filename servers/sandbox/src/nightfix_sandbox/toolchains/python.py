@@ -34,7 +34,7 @@ _MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", "pyte
 
 INFO = ToolchainInfo(
     name="python",
-    test_globs=["**/tests/**", "**/test/**", "test_*.py", "*_test.py"],
+    test_globs=["**/tests/**", "**/test/**", "test_*.py", "*_test.py", "test.py"],
     protected_paths=[
         *COMMON_PROTECTED,
         "conftest.py",
