@@ -105,6 +105,10 @@ class Watcher:
                     continue
                 if loop.time() >= next_poll:
                     reports.append(await self._with_fresh_pool(self.poll_once))
+                    self.say(
+                        f"watch: poll done ({len(reports[-1].decisions)} issue(s) decided, "
+                        f"{len(reports[-1].started)} run(s) started)"
+                    )
                     next_poll = loop.time() + self.policy.trigger.poll_interval_s
                     if once:
                         break
