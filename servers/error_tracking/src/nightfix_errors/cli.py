@@ -129,6 +129,14 @@ def main(log_level: str) -> None:
     metavar="NAME",
     help="The variable holding the secret notifications are signed with (its NAME).",
 )
+@click.option(
+    "--notify-min-events",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Announce a new issue when it has this many events (set it to the watcher's "
+    "trigger.min_events); a regression is announced at once.",
+)
 def collect(
     db_path: Path | None,
     host: str,
@@ -141,6 +149,7 @@ def collect(
     scrub_value: tuple[str, ...],
     notify_url: str | None,
     notify_secret_env: str,
+    notify_min_events: int,
 ) -> None:
     """Run the Sentry-compatible collector.
 
@@ -179,6 +188,7 @@ def collect(
     config = CollectorConfig(
         notify_url=notify_url,
         notify_secret=secret,
+        notify_min_events=notify_min_events,
         max_body_bytes=max_body,
         max_inflated_bytes=max_inflated,
         max_queue=max_queue,

@@ -70,6 +70,8 @@ class CollectorConfig:
     """Where a new or regressed issue is announced (`nightfix watch --listen`), or None."""
     notify_secret: bytes = b""
     """The secret notifications are signed with (from `--notify-secret-env`)."""
+    notify_min_events: int = 1
+    """A new issue is announced when it has this many events (a regression at once)."""
 
 
 class _Keys:
@@ -132,7 +134,9 @@ def build_app(
     """The ASGI app; `db` is handed to the writer thread, `key_db` is read by handlers."""
     scrubber = Scrubber(config.scrub_keys, config.scrub_values)
     notifier = Notifier(config.notify_url, config.notify_secret) if config.notify_url else None
-    writer = Writer(db, config.max_queue, notifier.submit if notifier else None)
+    writer = Writer(
+        db, config.max_queue, notifier.submit if notifier else None, config.notify_min_events
+    )
     keys = _Keys(key_db)
 
     def _one(payload: Any, path_map: PathMap) -> NormalizedEvent:

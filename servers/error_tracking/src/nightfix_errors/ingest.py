@@ -38,11 +38,14 @@ def write_event(
     project_id: int,
     ev: NormalizedEvent,
     changes: list[Change] | None = None,
+    announce_at: int = 1,
 ) -> bool:
     """Store one event and update its issue, inside the caller's transaction.
 
-    Returns False for a duplicate `event_id` (SDK retries are idempotent). An issue this event
-    creates or regresses is appended to `changes` (after the event is stored).
+    Returns False for a duplicate `event_id` (SDK retries are idempotent). With `changes`, an
+    issue worth announcing is appended to it: one that regresses with this event, and a new
+    one when this is its `announce_at`-th event (a new issue with fewer events than a
+    trigger's minimum would not start a run yet).
     """
     if db.execute("SELECT 1 FROM events WHERE event_id = ?", (ev.event_id,)).fetchone():
         return False
@@ -70,7 +73,7 @@ def write_event(
         )
         issue_id = cur.lastrowid
         latest = True
-        change = "new"
+        change = ""
     else:
         issue_id, status, last_seen = int(row[0]), str(row[1]), float(row[2])
         latest = ev.timestamp >= last_seen
@@ -129,13 +132,22 @@ def write_event(
                 issue_id,
             ),
         )
-    if change and changes is not None and issue_id is not None:
-        changes.append((int(issue_id), change))
+    if changes is not None and issue_id is not None:
+        if change != "regressed":
+            count, substatus = db.execute(
+                "SELECT event_count, substatus FROM issues WHERE id = ?", (issue_id,)
+            ).fetchone()
+            change = "new" if substatus == "new" and count == announce_at else ""
+        if change:
+            changes.append((int(issue_id), change))
     return True
 
 
 def write_batch(
-    db: sqlite3.Connection, batch: list[tuple[int, NormalizedEvent]], stats: WriterStats
+    db: sqlite3.Connection,
+    batch: list[tuple[int, NormalizedEvent]],
+    stats: WriterStats,
+    announce_at: int | None = None,
 ) -> list[Change]:
     """Commit `batch` in one transaction; one bad event is rolled back alone.
 
@@ -148,7 +160,8 @@ def write_batch(
             db.execute("SAVEPOINT ev")
             mark = len(changes)
             try:
-                stored = write_event(db, project_id, ev, changes)
+                found = changes if announce_at is not None else None
+                stored = write_event(db, project_id, ev, found, announce_at or 1)
             except Exception as exc:  # any failure refuses this event alone, never the batch
                 db.execute("ROLLBACK TO ev")
                 del changes[mark:]
@@ -174,9 +187,11 @@ class Writer:
         db: sqlite3.Connection,
         max_queue: int,
         on_changes: Callable[[list[Change]], None] | None = None,
+        announce_at: int = 1,
     ) -> None:
         self._db = db
         self._on_changes = on_changes
+        self._announce_at = announce_at if on_changes is not None else None
         self._queue: queue.Queue[tuple[int, NormalizedEvent] | None] = queue.Queue(max_queue)
         self._thread = threading.Thread(target=self._run, name="nightfix-writer", daemon=True)
         self._lock = threading.Lock()
@@ -208,7 +223,7 @@ class Writer:
     def _commit(self, batch: list[tuple[int, NormalizedEvent]]) -> None:
         """Commit `batch`; whatever goes wrong, it is counted as failed and the thread goes on."""
         try:
-            changes = write_batch(self._db, batch, self.stats)
+            changes = write_batch(self._db, batch, self.stats, self._announce_at)
         except Exception as exc:
             self.stats.failed += len(batch)
             log.error("event=batch_failed size=%d error=%s", len(batch), repr(exc)[:200])
