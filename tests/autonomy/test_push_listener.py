@@ -2,6 +2,7 @@
 refused, what is counted. (Runs started by deliveries: test_push_e2e.py.)"""
 
 import asyncio
+import http.client
 import json
 import time
 import urllib.error
@@ -163,6 +164,29 @@ async def test_oversized_body_is_refused(door: Door):
     body = issue_created("42", padding="x" * 8000)
     status, answer = await door.post(body)
     assert status == 413 and "4096-byte limit" in answer["detail"]
+    assert queued(door) == [] and (await door.health())["too_large"] == 1
+
+
+def _post_chunked(url: str, chunks: list[bytes]) -> int:
+    """A body without Content-Length (chunked): only the streamed cap can stop it."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.putrequest("POST", "/webhook")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.putheader("Sentry-Hook-Resource", "issue")
+        conn.endheaders()
+        for chunk in chunks:
+            conn.send(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        conn.send(b"0\r\n\r\n")
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+async def test_oversized_chunked_body_is_refused_while_streaming(door: Door):
+    status = await asyncio.to_thread(_post_chunked, door.url, [b"x" * 1024] * 8)
+    assert status == 413
     assert queued(door) == [] and (await door.health())["too_large"] == 1
 
 
