@@ -205,6 +205,12 @@ async def test_instructions_in_the_issue_id_are_refused(door: Door):
     assert queued(door) == []
 
 
+async def test_oversized_request_id_is_refused(door: Door):
+    status, answer = await door.post(issue_created("42"), request_id="r" * 5000)
+    assert status == 400 and "Request-ID" in answer["detail"]
+    assert queued(door) == []
+
+
 async def test_duplicate_delivery_for_a_queued_issue_is_queued_once(door: Door):
     assert (await door.post(issue_created("42")))[0] == 202
     alert = {"action": "triggered", "data": {"event": {"issue_id": "42", "event_id": "e2"}}}

@@ -26,6 +26,7 @@ from nightfix.autonomy.push_security import (
     DeliveryRefused,
     check_declared_size,
     check_fresh,
+    check_request_id,
     check_signature,
     delivery_key,
 )
@@ -70,7 +71,7 @@ class Listener:
         )
         resource = headers.get("sentry-hook-resource")
         delivery = parse_delivery(resource, body)
-        request_id = headers.get("request-id")
+        request_id = check_request_id(headers.get("request-id"))
         issue_id = delivery.issue_id if delivery else None
         self.ledger.record(request_id, delivery_key(body), str(resource), issue_id)
         if delivery is None:

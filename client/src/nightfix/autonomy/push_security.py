@@ -16,6 +16,7 @@ import re
 
 ISSUE_ID = re.compile(r"[0-9]{1,20}")
 """Issue ids of both errors backends (the collector's store and Sentry) are decimal numbers."""
+MAX_REQUEST_ID = 200
 
 
 class DeliveryRefused(Exception):
@@ -85,6 +86,14 @@ def check_issue_id(value: object) -> str:
     if not ISSUE_ID.fullmatch(text):
         raise DeliveryRefused(400, "malformed", "the delivery's issue id is not a decimal number")
     return text
+
+
+def check_request_id(value: str | None) -> str | None:
+    """The delivery's ``Request-ID`` (kept to recognise a replay), refused (400) past 200
+    characters: a UUID is 36, and the state database keeps every one."""
+    if value is not None and len(value) > MAX_REQUEST_ID:
+        raise DeliveryRefused(400, "malformed", f"Request-ID is over {MAX_REQUEST_ID} characters")
+    return value or None
 
 
 def delivery_key(body: bytes) -> str:
