@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +110,15 @@ def free_port() -> int:
 class Collector:
     """``nightfix-errors collect`` in a subprocess; use as a context manager."""
 
-    def __init__(self, db: Path, log: Path | None = None) -> None:
+    def __init__(
+        self,
+        db: Path,
+        log: Path | None = None,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.db, self.port = db, free_port()
+        self.args, self.env = list(args), env
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log or db.with_suffix(".collector.log")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -146,9 +154,11 @@ class Collector:
                     str(self.db),
                     "--port",
                     str(self.port),
+                    *self.args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env=self.env,
             )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

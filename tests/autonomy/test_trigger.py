@@ -69,6 +69,9 @@ class FakeErrors:
         self.calls.append((server, tool, args))
         if tool == "list_issues":
             return {"issues": self.issues, "next_cursor": None}
+        if tool == "get_issue":
+            [found] = [i for i in self.issues if i["id"] == args["issue_id"]]
+            return {"issue": found, "traceback": "..."}
         starts = [NOW - timedelta(minutes=m) for m in range(60)]
         return {
             "issue_id": args["issue_id"],
@@ -110,3 +113,22 @@ def test_min_events_still_applies_when_the_sdk_does_not_deduplicate():
 def test_min_events_deduplicated_never_raises_the_bar():
     policy = TriggerPolicy(min_events=2, min_events_deduplicated=4)
     assert trigger.decide(issue(sdk_deduplicates=True), 2, policy).critical
+
+
+async def test_pushed_issue_is_decided_by_the_same_rules_as_a_polled_one():
+    issues = [issue(), issue(id="8", level="info"), issue(id="9", status="resolved")]
+    errors = FakeErrors(issues, per_minute=2)
+    polled = await trigger.poll(errors, TriggerPolicy(), now=NOW)
+    for one in issues:
+        pushed = await trigger.evaluate(errors, one["id"], TriggerPolicy(), now=NOW)
+        same = [d for d in polled if d.issue_id == one["id"]]
+        if one["status"] == "unresolved":  # a poll lists unresolved issues only
+            assert (pushed.critical, pushed.reason) == (same[0].critical, same[0].reason)
+    resolved = await trigger.evaluate(errors, "9", TriggerPolicy(), now=NOW)
+    assert not resolved.critical and resolved.reason.startswith("resolved issue")
+
+
+async def test_pushed_issue_with_too_few_events_is_not_critical():
+    errors = FakeErrors([issue()], per_minute=0)
+    pushed = await trigger.evaluate(errors, "7", TriggerPolicy(), now=NOW)
+    assert not pushed.critical and "fewer than 5" in pushed.reason

@@ -19,7 +19,7 @@ from nightfix.autonomy.watch import Watcher
 from nightfix.autonomy.watch_state import WatchState
 from nightfix.errors import NightfixError
 from nightfix.models import Model, make_model, resolve_spec
-from nightfix.policy import Policy
+from nightfix.policy import Policy, parse_listen
 from nightfix.run_context import RunContext
 from nightfix.stop_reasons import StopReason
 
@@ -82,7 +82,18 @@ def register(main: click.Group) -> None:
         help="A provider ('anthropic', 'openai'), PROVIDER:MODEL_NAME or 'replay:PATH' "
         "(default: the policy's model.provider).",
     )
-    def watch(policy_path: str | None, once: bool, model_spec: str | None) -> None:
+    @click.option(
+        "--listen",
+        "listen",
+        default=None,
+        metavar="HOST:PORT",
+        help="Also accept signed push deliveries on POST http://HOST:PORT/webhook (Sentry "
+        "integration webhooks, the collector's --notify); default: the policy's "
+        "trigger.listen. The secret is read from the variable trigger.webhook_secret_env names.",
+    )
+    def watch(
+        policy_path: str | None, once: bool, model_spec: str | None, listen: str | None
+    ) -> None:
         """Watch the error server and fix critical issues on your behalf, within the policy.
 
         Every `trigger.poll_interval_s` it lists recent unresolved issues and decides, by the
@@ -97,18 +108,27 @@ def register(main: click.Group) -> None:
         duplicated. SIGTERM/Ctrl-C stop it cleanly. A failing server is backed off (with
         jitter), never hammered.
 
+        With --listen HOST:PORT it also takes pushes: a Sentry integration webhook (issue
+        created/unresolved, issue alert) or the collector's --notify, signed with the secret
+        in $NIGHTFIX_WEBHOOK_SECRET (trigger.webhook_secret_env), makes it evaluate that issue
+        at once by the same rules. Forged (401), stale (401), replayed (409), oversized (413)
+        and malformed (400) deliveries are refused and counted (GET /healthz shows the
+        counts); polling goes on as the fallback.
+
         \b
         Examples:
           nightfix watch --policy policies/phase-2-draft.yaml
           nightfix watch --once --model replay:examples/checkout-service/trajectory.yaml
+          NIGHTFIX_WEBHOOK_SECRET=... nightfix watch --listen 127.0.0.1:8787
         """
         try:
-            policy = _policy(policy_path)
+            policy = with_listen(_policy(policy_path), listen)
             spec, make = model_factory(policy, model_spec)
             watcher = Watcher(policy, make)
+            pushed = f", push on {policy.trigger.listen}" if policy.trigger.listen else ""
             click.echo(
                 f"nightfix watch: trust phase {policy.trust_phase}, model {spec}, "
-                f"{'one poll' if once else f'every {policy.trigger.poll_interval_s:g}s'}"
+                f"{'one poll' if once else f'every {policy.trigger.poll_interval_s:g}s'}{pushed}"
             )
             reports = asyncio.run(watcher.run(once=once))
         except NightfixError as exc:
@@ -235,6 +255,18 @@ def register(main: click.Group) -> None:
                 f"run {item['run_id']} (issue {item['issue_id']}): {item['step']} "
                 f"-> {item['target']}\n  digest {item['digest']}\n{callout}{item['diff']}"
             )
+
+
+def with_listen(policy: Policy, listen: str | None) -> Policy:
+    """The policy with ``--listen`` in ``trigger.listen`` (validated as the policy field is)."""
+    if listen is None:
+        return policy
+    try:
+        parse_listen(listen)
+    except ValueError as exc:
+        raise NightfixError(f"--listen: {exc}") from None
+    trigger = policy.trigger.model_copy(update={"listen": listen})
+    return policy.model_copy(update={"trigger": trigger})
 
 
 def _full_id(state: WatchState, run_id: str) -> str:

@@ -31,7 +31,8 @@ def register(main: click.Group) -> None:
         errors backend  the errors server's store or Sentry answers
         docker          Docker answers the sandbox server's DOCKER_HOST; its runtime exists
         sandbox image   the sandbox server's image exists
-        webhook         not configured until push triggers exist
+        webhook         with trigger.listen: its secret variable is set and
+                        `nightfix watch --listen` answers there (GET /healthz)
 
         Nothing is written: no branch, no sandbox, no run.
         """

@@ -4,7 +4,8 @@ One :class:`Check` per thing that must work before the first incident: the polic
 the kill switch is off; each configured server starts (real MCP, as a run starts it) and
 offers the tools the policy allows; the repository can be read and its credentials may push
 an agent branch (asked of the server, which judges without writing); the errors backend
-answers; Docker answers with the sandbox's runtime registered and its image present. Nothing
+answers; Docker answers with the sandbox's runtime registered and its image present; the push
+listener (``trigger.listen``) answers. Nothing
 is written anywhere: no branch, no sandbox, no run.
 """
 
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from nightfix.doctor_docker import sandbox_checks
+from nightfix.doctor_webhook import check_webhook
 from nightfix.errors import NightfixError
 from nightfix.policy import Policy, ServerSpec, load_policy
 from nightfix.servers import ServerPool
@@ -53,9 +55,7 @@ async def diagnose(policy_path: Path) -> list[Check]:
         checks += found
     if "sandbox" in policy.servers:
         checks += sandbox_checks(policy.servers["sandbox"])
-    checks.append(
-        Check(name="webhook", status="skip", detail="not configured (no push trigger set up)")
-    )
+    checks.append(Check(**await asyncio.to_thread(check_webhook, policy)))
     return checks
 
 

@@ -134,14 +134,23 @@ class ModelPolicy(Section):
         return names | ({self.api_key_env} if self.api_key_env else set())
 
 
-def check_key_env_is_a_name(name: str | None) -> None:
+def check_key_env_is_a_name(name: str | None, field: str = "api_key_env") -> None:
     """Refuse an API key pasted where the NAME of its variable belongs (it would sit in a
     policy file, in version control, in ``nightfix policy check`` output)."""
     if name is not None and not ENV_NAME.fullmatch(name):
         raise ValueError(
-            "api_key_env must be the NAME of an environment variable (like OPENAI_API_KEY), "
+            f"{field} must be the NAME of an environment variable (like OPENAI_API_KEY), "
             "not the key itself; put the key in that variable"
         )
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as a host and a port number."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"listen must be HOST:PORT (like 127.0.0.1:8787), got {text!r}")
+    return host, int(port)
 
 
 def check_base_url(url: str | None) -> None:
@@ -218,9 +227,23 @@ class TriggerPolicy(Section):
     """Regexes; when given, the issue's transaction must match one."""
     max_issues_per_poll: Annotated[int, Field(ge=1, le=100)] = 100
     """Most recently seen issues a poll looks at (the error server's page size, 1-100)."""
+    listen: str | None = None
+    """``HOST:PORT`` where ``nightfix watch`` accepts push deliveries (Sentry integration
+    webhooks, the collector's ``--notify``); ``None`` polls only. ``--listen`` overrides it."""
+    webhook_secret_env: str = "NIGHTFIX_WEBHOOK_SECRET"  # noqa: S105 - a variable's name
+    """The NAME of the environment variable holding the secret deliveries are signed with
+    (Sentry's integration client secret; the collector's ``--notify-secret-env``). Never the
+    secret itself. Without the variable set, the listener does not start."""
+    webhook_max_body_bytes: Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)] = 1024 * 1024
+    """Largest delivery body accepted (413 beyond)."""
+    webhook_max_age_s: Annotated[float, Field(gt=0)] = 300
+    """A delivery whose ``Sentry-Hook-Timestamp`` is further than this from now is refused."""
 
     @model_validator(mode="after")
     def _patterns_compile(self) -> TriggerPolicy:
+        check_key_env_is_a_name(self.webhook_secret_env, "webhook_secret_env")
+        if self.listen is not None:
+            parse_listen(self.listen)
         for pattern in [*self.culprit_patterns, *self.transaction_patterns]:
             try:
                 re.compile(pattern)

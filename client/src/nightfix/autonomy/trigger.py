@@ -130,13 +130,38 @@ async def poll(
     if len(policy.environments) == 1:
         args["environment"] = policy.environments[0]
     page = await caller.call("errors", "list_issues", args)
-    decisions = []
-    for issue in page.get("issues") or []:
-        quick = decide(issue, None, policy)  # the rules that need no stats first
-        if not quick.critical:
-            decisions.append(quick)
-            continue
-        query = {"issue_id": str(issue["id"]), **stats_query(policy.window_minutes)}
-        stats = await caller.call("errors", "get_issue_stats", query)
-        decisions.append(decide(issue, events_in_window(stats, policy.window_minutes, now), policy))
-    return decisions
+    return [
+        await decide_with_stats(caller, issue, policy, now) for issue in page.get("issues") or []
+    ]
+
+
+async def decide_with_stats(
+    caller: ToolCaller, issue: dict[str, Any], policy: TriggerPolicy, now: datetime
+) -> Decision:
+    """The rules that need no stats first; the event count only for an issue that passed them."""
+    quick = decide(issue, None, policy)
+    if not quick.critical:
+        return quick
+    query = {"issue_id": str(issue["id"]), **stats_query(policy.window_minutes)}
+    stats = await caller.call("errors", "get_issue_stats", query)
+    return decide(issue, events_in_window(stats, policy.window_minutes, now), policy)
+
+
+async def evaluate(
+    caller: ToolCaller, issue_id: str, policy: TriggerPolicy, now: datetime | None = None
+) -> Decision:
+    """One pushed issue, decided by the same rules as a polled one.
+
+    The issue is read from the error server (never from the delivery that named it); a poll
+    lists only unresolved issues, so a resolved or ignored one is not critical here either.
+    """
+    now = now or datetime.now(UTC)
+    found = await caller.call("errors", "get_issue", {"issue_id": issue_id})
+    issue = dict(found.get("issue") or {})
+    issue.setdefault("id", issue_id)
+    status = str(issue.get("status") or "unknown")
+    if status != "unresolved":
+        fingerprint = str(issue.get("fingerprint") or issue_id)
+        why = f"{status} issue; only unresolved issues qualify"
+        return Decision(issue_id, fingerprint, False, why, 0, issue)
+    return await decide_with_stats(caller, issue, policy, now)

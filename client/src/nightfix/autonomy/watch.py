@@ -17,21 +17,23 @@ SIGTERM/SIGINT stop the loop cleanly: no new poll or claim; runs in flight end `
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import os
 import random
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from nightfix.autonomy import approvals, trigger
 from nightfix.autonomy.delivery import Outcome, branch_name
+from nightfix.autonomy.listener import Listener, Serving, serve
+from nightfix.autonomy.push import PushInbox, PushLedger
 from nightfix.autonomy.runner import RunPipeline, Say
 from nightfix.autonomy.watch_state import WatchState, now_utc
-from nightfix.errors import ServerError, ToolCallError
+from nightfix.errors import NightfixError, ServerError, ToolCallError
 from nightfix.models import Model
-from nightfix.policy import Policy
+from nightfix.policy import Policy, parse_listen
 from nightfix.run_context import new_run_id
 from nightfix.servers import ServerPool
 
@@ -78,6 +80,13 @@ class Watcher:
             lambda: ServerPool({str(k): v for k, v in policy.servers.items()})
         )
         self.stopping = asyncio.Event()
+        self.inbox: PushInbox | None = None
+        self.listener: Listener | None = None
+        if policy.trigger.listen:
+            self.inbox = PushInbox()
+            secret = webhook_secret(policy)
+            ledger = PushLedger(self.state)
+            self.listener = Listener(ledger, self.inbox, secret, policy.trigger, self.say)
 
     # -- the loop --------------------------------------------------------------------------
     async def run(self, once: bool = False) -> list[PollReport]:
@@ -87,23 +96,53 @@ class Watcher:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._shutdown, task)
         reports: list[PollReport] = []
+        serving = await self._listen()
         try:
+            next_poll = loop.time()
             while not self.stopping.is_set():
-                reports.append(await self._poll_with_fresh_pool())
-                if once:
-                    break
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self.stopping.wait(), self.policy.trigger.poll_interval_s
+                if self.inbox is not None and self.inbox.pending:
+                    reports.append(await self._with_fresh_pool(self.push_once))
+                    continue
+                if loop.time() >= next_poll:
+                    reports.append(await self._with_fresh_pool(self.poll_once))
+                    self.say(
+                        f"watch: poll done ({len(reports[-1].decisions)} issue(s) decided, "
+                        f"{len(reports[-1].started)} run(s) started)"
                     )
+                    next_poll = loop.time() + self.policy.trigger.poll_interval_s
+                    if once:
+                        break
+                    continue
+                await self._wait(next_poll - loop.time())
         except asyncio.CancelledError:
             if not self.stopping.is_set():
                 raise
             self.say("watch: stopped (signal); runs in flight ended 'interrupted'")
         finally:
+            if serving is not None:
+                await serving.stop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         return reports
+
+    async def _listen(self) -> Serving | None:
+        if self.listener is None or not self.policy.trigger.listen:
+            return None
+        host, port = parse_listen(self.policy.trigger.listen)
+        serving = await serve(self.listener, host, port)
+        self.say(f"watch: listening for signed deliveries on http://{serving.address}/webhook")
+        return serving
+
+    async def _wait(self, seconds: float) -> None:
+        """Until the next poll is due, a push arrives, or the watch is stopped."""
+        waits = [asyncio.ensure_future(self.stopping.wait())]
+        if self.inbox is not None:
+            waits.append(asyncio.ensure_future(self.inbox.arrived.wait()))
+        try:
+            await asyncio.wait(waits, timeout=max(seconds, 0), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     def _shutdown(self, task: asyncio.Task[object] | None) -> None:
         if self.stopping.is_set():
@@ -113,10 +152,12 @@ class Watcher:
         if task is not None:
             task.cancel()
 
-    async def _poll_with_fresh_pool(self) -> PollReport:
+    async def _with_fresh_pool(
+        self, step: Callable[[ServerPool], Awaitable[PollReport]]
+    ) -> PollReport:
         try:
             async with self.pool_factory() as pool:
-                return await self.poll_once(pool)
+                return await step(pool)
         except ServerError as exc:
             self.backoff(exc.server, str(exc))
             return PollReport(skipped=[f"servers: {exc}"], unavailable=[exc.server])
@@ -129,6 +170,43 @@ class Watcher:
         decisions = await self.poll_errors(pool, report)
         if decisions is None:
             return report
+        await self.act(pool, pipeline, decisions, report)
+        return report
+
+    async def push_once(self, pool: ServerPool) -> PollReport:
+        """Evaluate the issues pushed since the last look, by the same rules as a poll."""
+        report = PollReport()
+        pipeline = RunPipeline(self.policy, self.state, pool, self.say)
+        pushed = self.inbox.take() if self.inbox is not None else []
+        if self.backing_off("errors"):
+            report.unavailable.append("errors")
+            report.skipped.append("errors server backing off; the next poll looks again")
+            return report
+        decisions = []
+        for delivery in pushed:
+            try:
+                decision = await trigger.evaluate(pool, delivery.issue_id, self.policy.trigger)
+            except ServerError as exc:
+                self.backoff("errors", str(exc))
+                report.unavailable.append("errors")
+                return report
+            except ToolCallError as exc:
+                self.say(f"issue {delivery.issue_id} (pushed): not evaluated — {exc}")
+                report.skipped.append(f"issue {delivery.issue_id}: {exc}")
+                continue
+            self.say(f"issue {delivery.issue_id}: pushed ({delivery.resource} {delivery.action})")
+            decisions.append(decision)
+        await self.act(pool, pipeline, decisions, report)
+        return report
+
+    async def act(
+        self,
+        pool: ServerPool,
+        pipeline: RunPipeline,
+        decisions: list[trigger.Decision],
+        report: PollReport,
+    ) -> None:
+        """Record each decision, claim a run for each critical one, run the claimed ones."""
         report.decisions = decisions
         claimed: list[tuple[trigger.Decision, str]] = []
         for decision in decisions:
@@ -152,7 +230,6 @@ class Watcher:
                     self.note_run_servers(report.outcomes[run_id])
 
             await asyncio.gather(*(one(d, r) for d, r in claimed))
-        return report
 
     def try_claim(self, decision: trigger.Decision, report: PollReport) -> str | None:
         if self.policy.kill_switch.engaged():
@@ -263,3 +340,15 @@ class Watcher:
         kind, _, server = outcome.stop_reason.partition(":")
         if kind == "server_error" and server:
             self.backoff(server, outcome.message)
+
+
+def webhook_secret(policy: Policy) -> bytes:
+    """The delivery secret from the variable the policy names; none means no listener."""
+    name = policy.trigger.webhook_secret_env
+    secret = os.environ.get(name, "")
+    if not secret:
+        raise NightfixError(
+            f"listening needs the webhook secret in ${name} (Sentry's integration client "
+            "secret, also given to the collector's --notify-secret-env); set it, or do not listen"
+        )
+    return secret.encode()

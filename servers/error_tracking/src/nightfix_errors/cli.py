@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sqlite3
 from collections.abc import Iterator
@@ -114,6 +115,28 @@ def main(log_level: str) -> None:
     metavar="REGEX",
     help="Extra value pattern replaced by [Filtered] anywhere (repeatable).",
 )
+@click.option(
+    "--notify",
+    "notify_url",
+    metavar="URL",
+    help="POST a signed notification here when an issue is new or regressed "
+    "(`nightfix watch --listen`: http://HOST:PORT/webhook).",
+)
+@click.option(
+    "--notify-secret-env",
+    default="NIGHTFIX_WEBHOOK_SECRET",
+    show_default=True,
+    metavar="NAME",
+    help="The variable holding the secret notifications are signed with (its NAME).",
+)
+@click.option(
+    "--notify-min-events",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Announce a new issue when it has this many events (set it to the watcher's "
+    "trigger.min_events); a regression is announced at once.",
+)
 def collect(
     db_path: Path | None,
     host: str,
@@ -124,6 +147,9 @@ def collect(
     workers: int,
     scrub_key: tuple[str, ...],
     scrub_value: tuple[str, ...],
+    notify_url: str | None,
+    notify_secret_env: str,
+    notify_min_events: int,
 ) -> None:
     """Run the Sentry-compatible collector.
 
@@ -133,8 +159,11 @@ def collect(
     grouped into issues. If the store has no project, a `default` one is created and its DSN
     printed on stdout. SIGTERM / Ctrl-C stop it after every accepted event is committed
     (exit code 0).
+
+    With --notify URL, an issue that is new or regressed is announced to URL at once, signed
+    like a Sentry integration webhook (HMAC-SHA256 of the body with the secret in
+    $NIGHTFIX_WEBHOOK_SECRET, or the variable --notify-secret-env names).
     """
-    import re
 
     from nightfix_errors.collector import CollectorConfig
     from nightfix_errors.projects import ensure_default_project
@@ -155,7 +184,11 @@ def collect(
         created = ensure_default_project(db)
     if created is not None:
         click.echo(f"created project 'default'; DSN: {created.dsn(f'http://{host}:{port}')}")
+    secret = _notify_secret(notify_url, notify_secret_env)
     config = CollectorConfig(
+        notify_url=notify_url,
+        notify_secret=secret,
+        notify_min_events=notify_min_events,
         max_body_bytes=max_body,
         max_inflated_bytes=max_inflated,
         max_queue=max_queue,
@@ -170,6 +203,20 @@ def collect(
 
 def _exit_cleanly(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+def _notify_secret(url: str | None, env: str) -> bytes:
+    """The signing secret for --notify; refused when the URL is not http(s) or it is unset."""
+    if url is None:
+        return b""
+    if not re.match(r"https?://[^/\s@]+(/|$)", url):
+        raise click.BadParameter(
+            f"{url!r} is not an http(s) URL without credentials", param_hint="--notify"
+        )
+    secret = os.environ.get(env, "")
+    if not secret:
+        raise click.UsageError(f"--notify needs the signing secret in ${env}; set it first")
+    return secret.encode()
 
 
 @main.group()

@@ -29,6 +29,7 @@ from nightfix_errors.normalize import (
     normalize_event,
     stored_fields,
 )
+from nightfix_errors.notify import Notifier
 from nightfix_errors.paths import PathMap
 from nightfix_errors.projects import path_maps, project_keys
 from nightfix_errors.scrub import Scrubber
@@ -65,6 +66,12 @@ class CollectorConfig:
     retry_after_seconds: int = 1
     scrub_keys: list[str] = field(default_factory=list)
     scrub_values: list[str] = field(default_factory=list)
+    notify_url: str | None = None
+    """Where a new or regressed issue is announced (`nightfix watch --listen`), or None."""
+    notify_secret: bytes = b""
+    """The secret notifications are signed with (from `--notify-secret-env`)."""
+    notify_min_events: int = 1
+    """A new issue is announced when it has this many events (a regression at once)."""
 
 
 class _Keys:
@@ -126,7 +133,10 @@ def build_app(
 ) -> ASGIApp:
     """The ASGI app; `db` is handed to the writer thread, `key_db` is read by handlers."""
     scrubber = Scrubber(config.scrub_keys, config.scrub_values)
-    writer = Writer(db, config.max_queue)
+    notifier = Notifier(config.notify_url, config.notify_secret) if config.notify_url else None
+    writer = Writer(
+        db, config.max_queue, notifier.submit if notifier else None, config.notify_min_events
+    )
     keys = _Keys(key_db)
 
     def _one(payload: Any, path_map: PathMap) -> NormalizedEvent:
@@ -162,15 +172,22 @@ def build_app(
             )
         return events[0].event_id if events else None
 
+    def stats() -> dict[str, int]:
+        return {**vars(writer.stats), **(vars(notifier.stats) if notifier else {})}
+
     async def lifespan(receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 writer.start()
+                if notifier is not None:
+                    notifier.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 writer.close()  # commits everything accepted before returning
-                counters = " ".join(f"{k}={v}" for k, v in vars(writer.stats).items())
+                if notifier is not None:
+                    notifier.close()
+                counters = " ".join(f"{k}={v}" for k, v in stats().items())
                 log.info("event=stopped %s", counters)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -183,7 +200,7 @@ def build_app(
             return
         path, method = scope["path"], scope["method"]
         if path == "/healthz" and method == "GET":
-            await _respond(send, 200, {"status": "ok", **vars(writer.stats)})
+            await _respond(send, 200, {"status": "ok", **stats()})
             return
         route = _ROUTE.fullmatch(path)
         if route is None:

@@ -13,6 +13,7 @@ import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nightfix_errors.normalize import NormalizedEvent
@@ -20,6 +21,8 @@ from nightfix_errors.storage import dump_event
 
 log = logging.getLogger("nightfix_errors.ingest")
 BATCH = 500
+Change = tuple[int, str]
+"""An issue that became new or regressed: (issue id, ``new`` | ``regressed``)."""
 
 
 @dataclass
@@ -30,10 +33,19 @@ class WriterStats:
     failed: int = 0
 
 
-def write_event(db: sqlite3.Connection, project_id: int, ev: NormalizedEvent) -> bool:
+def write_event(
+    db: sqlite3.Connection,
+    project_id: int,
+    ev: NormalizedEvent,
+    changes: list[Change] | None = None,
+    announce_at: int = 1,
+) -> bool:
     """Store one event and update its issue, inside the caller's transaction.
 
-    Returns False for a duplicate `event_id` (SDK retries are idempotent).
+    Returns False for a duplicate `event_id` (SDK retries are idempotent). With `changes`, an
+    issue worth announcing is appended to it: one that regresses with this event, and a new
+    one when this is its `announce_at`-th event (a new issue with fewer events than a
+    trigger's minimum would not start a run yet).
     """
     if db.execute("SELECT 1 FROM events WHERE event_id = ?", (ev.event_id,)).fetchone():
         return False
@@ -61,9 +73,11 @@ def write_event(db: sqlite3.Connection, project_id: int, ev: NormalizedEvent) ->
         )
         issue_id = cur.lastrowid
         latest = True
+        change = ""
     else:
         issue_id, status, last_seen = int(row[0]), str(row[1]), float(row[2])
         latest = ev.timestamp >= last_seen
+        change = "regressed" if status == "resolved" else ""
         if status == "resolved":
             db.execute(
                 "UPDATE issues SET status = 'unresolved', substatus = 'regressed',"
@@ -118,21 +132,39 @@ def write_event(db: sqlite3.Connection, project_id: int, ev: NormalizedEvent) ->
                 issue_id,
             ),
         )
+    if changes is not None and issue_id is not None:
+        if change != "regressed":
+            count, substatus = db.execute(
+                "SELECT event_count, substatus FROM issues WHERE id = ?", (issue_id,)
+            ).fetchone()
+            change = "new" if substatus == "new" and count == announce_at else ""
+        if change:
+            changes.append((int(issue_id), change))
     return True
 
 
 def write_batch(
-    db: sqlite3.Connection, batch: list[tuple[int, NormalizedEvent]], stats: WriterStats
-) -> None:
-    """Commit `batch` in one transaction; one bad event is rolled back alone."""
+    db: sqlite3.Connection,
+    batch: list[tuple[int, NormalizedEvent]],
+    stats: WriterStats,
+    announce_at: int | None = None,
+) -> list[Change]:
+    """Commit `batch` in one transaction; one bad event is rolled back alone.
+
+    Returns the issues the batch made new or regressed (known only once committed).
+    """
+    changes: list[Change] = []
     db.execute("BEGIN IMMEDIATE")
     try:
         for project_id, ev in batch:
             db.execute("SAVEPOINT ev")
+            mark = len(changes)
             try:
-                stored = write_event(db, project_id, ev)
+                found = changes if announce_at is not None else None
+                stored = write_event(db, project_id, ev, found, announce_at or 1)
             except Exception as exc:  # any failure refuses this event alone, never the batch
                 db.execute("ROLLBACK TO ev")
+                del changes[mark:]
                 stats.failed += 1
                 log.error("event=store_failed event_id=%s error=%s", ev.event_id, repr(exc)[:200])
                 stored = False
@@ -144,13 +176,22 @@ def write_batch(
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+    return changes
 
 
 class Writer:
     """A bounded queue drained by one thread into SQLite."""
 
-    def __init__(self, db: sqlite3.Connection, max_queue: int) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        max_queue: int,
+        on_changes: Callable[[list[Change]], None] | None = None,
+        announce_at: int = 1,
+    ) -> None:
         self._db = db
+        self._on_changes = on_changes
+        self._announce_at = announce_at if on_changes is not None else None
         self._queue: queue.Queue[tuple[int, NormalizedEvent] | None] = queue.Queue(max_queue)
         self._thread = threading.Thread(target=self._run, name="nightfix-writer", daemon=True)
         self._lock = threading.Lock()
@@ -182,13 +223,16 @@ class Writer:
     def _commit(self, batch: list[tuple[int, NormalizedEvent]]) -> None:
         """Commit `batch`; whatever goes wrong, it is counted as failed and the thread goes on."""
         try:
-            write_batch(self._db, batch, self.stats)
+            changes = write_batch(self._db, batch, self.stats, self._announce_at)
         except Exception as exc:
             self.stats.failed += len(batch)
             log.error("event=batch_failed size=%d error=%s", len(batch), repr(exc)[:200])
             if self._db.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     self._db.rollback()
+            return
+        if changes and self._on_changes is not None:
+            self._on_changes(changes)
 
     def _run(self) -> None:
         while True:
