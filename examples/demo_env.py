@@ -32,6 +32,12 @@ TRAJECTORY = SERVICE / "trajectory.yaml"
 EXAMPLES = ("checkout-service", "checkout-service-ts", "inventory-service-go")
 """Example services: each directory has the service, ``fix.patch``, ``trajectory.yaml`` and
 a traffic driver (``traffic.py``, ``traffic.cjs`` or ``traffic.go``)."""
+ISSUE_TITLES = {
+    "checkout-service": "ConnectionPoolExhausted",
+    "checkout-service-ts": "ConnectionPoolExhausted",
+    "inventory-service-go": "slice bounds out of range",
+}
+"""What the title of each example's production error contains (:func:`wait_for_issue`)."""
 BIN = Path(sys.executable).parent
 NOT_IN_REPO = {
     "trajectory.yaml",
@@ -252,9 +258,15 @@ def write_policy(
     return path
 
 
-def wait_for_issue(errors_db: Path, min_events: int = 5, timeout: float = 30) -> dict[str, Any]:
-    """Poll the error store over MCP (``nightfix-errors serve``) until the bug's issue has
-    at least ``min_events`` events committed; returns the issue summary."""
+def wait_for_issue(
+    errors_db: Path,
+    min_events: int = 5,
+    timeout: float = 30,
+    title: str = ISSUE_TITLES["checkout-service"],
+) -> dict[str, Any]:
+    """Poll the error store over MCP (``nightfix-errors serve``) until the bug's issue (its
+    title contains ``title``) has at least ``min_events`` events committed; returns the issue
+    summary."""
     import asyncio
 
     from nightfix.policy import ServerSpec
@@ -268,10 +280,12 @@ def wait_for_issue(errors_db: Path, min_events: int = 5, timeout: float = 30) ->
             while True:
                 page = await pool.call("errors", "list_issues", {"sort": "freq", "limit": 5})
                 for issue in page.get("issues", []):
-                    if "ConnectionPoolExhausted" in issue["title"] and issue["count"] >= min_events:
+                    if title in issue["title"] and issue["count"] >= min_events:
                         return dict(issue)
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"no ConnectionPoolExhausted issue in {errors_db}")
+                    raise RuntimeError(
+                        f"no issue titled like {title!r} with {min_events} event(s) in {errors_db}"
+                    )
                 await asyncio.sleep(0.3)
 
     return asyncio.run(poll())
