@@ -1,5 +1,7 @@
 # nightfix — the commands a newcomer types.
-#   make demo   the end-to-end demo on embedded defaults (installs first)
+#   make demo   the end-to-end demo on embedded defaults (installs first); EXAMPLE=NAME runs
+#               another example service: checkout-service-ts (TypeScript, @sentry/node) or
+#               inventory-service-go (Go, sentry-go; needs `make sdk-tools` once)
 #   make test   the whole test suite (installs first, brings up Docker and the SDK test tools)
 #   make bench  the benchmark scripts under benchmarks/, with their peers
 #   make lint   ruff + mypy
@@ -30,8 +32,8 @@ sdk-tools:
 test: install docker sdk-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-demo: install docker
-	$(BIN)/python examples/demo.py
+demo: install docker $(if $(filter inventory-service-go,$(EXAMPLE)),sdk-tools)
+	$(BIN)/python examples/demo.py $(if $(EXAMPLE),--example $(EXAMPLE))
 
 bench: install docker
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

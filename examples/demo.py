@@ -130,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             note(line)
         # @sentry/node's default Dedupe integration sends one event for identical failures
         min_events = 1 if (service / "traffic.cjs").exists() else 5
-        issue = demo_env.wait_for_issue(errors_db, min_events=min_events)
+        issue = demo_env.wait_for_issue(
+            errors_db, min_events=min_events, title=demo_env.ISSUE_TITLES[example]
+        )
     note(f"issue {issue['id']}: {issue['title']} ({issue['count']} events)")
 
     policy = demo_env.write_policy(base / "nightfix", repo, errors_db, phase=3)

@@ -33,6 +33,12 @@ TRAJECTORY = SERVICE / "trajectory.yaml"
 EXAMPLES = ("checkout-service", "checkout-service-ts", "inventory-service-go")
 """Example services: each directory has the service, ``fix.patch``, ``trajectory.yaml`` and
 a traffic driver (``traffic.py``, ``traffic.cjs`` or ``traffic.go``)."""
+ISSUE_TITLES = {
+    "checkout-service": "ConnectionPoolExhausted",
+    "checkout-service-ts": "ConnectionPoolExhausted",
+    "inventory-service-go": "slice bounds out of range",
+}
+"""What the title of each example's production error contains (:func:`wait_for_issue`)."""
 BIN = Path(sys.executable).parent
 NOT_IN_REPO = {
     "trajectory.yaml",
@@ -266,10 +272,11 @@ def wait_for_issue(
     errors_db: Path,
     min_events: int = 5,
     timeout: float = 30,
-    title: str = "ConnectionPoolExhausted",
+    title: str = ISSUE_TITLES["checkout-service"],
 ) -> dict[str, Any]:
     """Poll the error store over MCP (``nightfix-errors serve``) until the bug's issue (its
-    title holding ``title``) has at least ``min_events`` events committed; returns its summary."""
+    title contains ``title``) has at least ``min_events`` events committed; returns the issue
+    summary."""
     import asyncio
 
     from nightfix.policy import ServerSpec
@@ -286,7 +293,9 @@ def wait_for_issue(
                     if title in issue["title"] and issue["count"] >= min_events:
                         return dict(issue)
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"no {title} issue in {errors_db}")
+                    raise RuntimeError(
+                        f"no issue titled like {title!r} with {min_events} event(s) in {errors_db}"
+                    )
                 await asyncio.sleep(0.3)
 
     return asyncio.run(poll())

@@ -7,6 +7,7 @@ off: a module with no dependencies, built offline); the sandbox side is tested e
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -64,10 +65,17 @@ def test_typescript_fix_passes_and_its_regression_test_fails_without_it(tmp_path
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
 
     demo_env.git(repo, "checkout", "--", *sources)  # the fix undone, its test kept
-    regression = run([*vitest, "test/pool.test.ts"], repo, env)
+    report = tmp_path / "vitest.json"
+    json_reporter = ["--reporter=default", "--reporter=json", f"--outputFile.json={report}"]
+    regression = run([*vitest, *json_reporter, "test/pool.test.ts"], repo, env)
     assert regression.returncode != 0
     assert "makes an 11th concurrent checkout wait" in regression.stdout
     assert "ConnectionPoolExhausted" in regression.stdout + regression.stderr
+    # the gate's rule: every test the fix adds must fail on the original code (a new test
+    # that passes there proves nothing, and the gate refuses the whole fix for it)
+    [suite] = json.loads(report.read_text())["testResults"]
+    outcomes = {t["title"]: t["status"] for t in suite["assertionResults"]}
+    assert len(outcomes) == 2 and set(outcomes.values()) == {"failed"}, outcomes
 
 
 def test_go_fix_passes_and_its_regression_test_fails_without_it(tmp_path: Path) -> None:

@@ -178,6 +178,27 @@ def test_test_binary_runs_from_the_sandbox_disk_not_the_noexec_tmp(
     assert svc.diff(box).files_changed == []
 
 
+def test_http_service_tests_start_from_the_warm_build_cache(svc: SandboxService, box: str) -> None:
+    """Most Go services serve HTTP: a sandbox's copy of the image's build cache holds
+    net/http and httptest compiled, so a fresh sandbox (three per gate) does not spend a
+    minute compiling them and their TLS and crypto packages (go's own staleness, untimed)."""
+    fresh = "/sandbox/.cache/go/warm-check"
+    listed = svc.exec(
+        box,
+        f"rm -rf {fresh} && mkdir -p /sandbox/.cache/go && cp -r {go_layers.WARM} {fresh} && "
+        f"cd / && GOCACHE={fresh} GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 "
+        "go list -f '{{.ImportPath}} stale={{.Stale}} {{.StaleReason}}' "
+        f"testing net/http net/http/httptest; rm -rf {fresh}",
+        300,
+    )
+    assert listed.exit_code == 0, listed.stdout + listed.stderr
+    assert listed.stdout.split("\n")[:3] == [
+        "testing stale=false ",
+        "net/http stale=false ",
+        "net/http/httptest stale=false ",
+    ], listed.stdout
+
+
 def test_whole_suite_failing_test_and_build_error(svc: SandboxService, box: str) -> None:
     svc.write_file(box, "stock/more_test.go", REGRESSION_TEST)
     svc.write_file(
