@@ -35,7 +35,7 @@ class Scenario(BaseModel):
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,60}$")
     """Directory name under ``evals/``."""
-    language: Literal["python", "typescript", "go"]
+    language: Literal["python", "typescript", "javascript", "go"]
     """Language of the service in ``repo/``."""
     toolchain: str
     """The sandbox toolchain that runs its tests (``python``, ``node``, ``go``)."""

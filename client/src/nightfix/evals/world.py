@@ -3,6 +3,7 @@ Sentry-compatible collector, the traffic, and a policy whose every path is in on
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -114,6 +115,7 @@ def drive_traffic(scenario: Scenario, repo: Path, dsn: str, log: Path) -> None:
     argv = [HOST_RUNTIMES.get(first) or tool(first), *scenario.traffic[1:]]
     env = {
         **os.environ,
+        **sdk_env(scenario, repo, log.parent),
         "SENTRY_DSN": dsn,
         "SENTRY_ENVIRONMENT": "production",
         "SERVICE_DIR": str(repo),
@@ -122,10 +124,43 @@ def drive_traffic(scenario: Scenario, repo: Path, dsn: str, log: Path) -> None:
     }
     with log.open("ab") as out:
         done = subprocess.run(
-            argv, cwd=scenario.directory, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=180
+            argv, cwd=scenario.directory, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=300
         )
     if done.returncode != 0:
         raise NightfixError(f"the traffic script failed (exit {done.returncode}); see {log}")
+
+
+def sdk_env(scenario: Scenario, repo: Path, workdir: Path) -> dict[str, str]:
+    """What a ``node`` or ``go`` traffic command needs to reach its Sentry SDK: the
+    examples' ``sdk_tools`` (``@sentry/node`` on ``NODE_PATH``, cached under
+    ``~/.cache/nightfix``; sentry-go in GOPATH mode, ``src/<module>`` linked to ``repo``).
+    Python's sentry-sdk is a dependency of this environment: nothing to add."""
+    runtime = scenario.traffic[0]
+    if runtime not in ("node", "go"):
+        return {}
+    sdk = _sdk_tools(scenario)
+    if runtime == "node":
+        return {**sdk.tool_env(), "NODE_PATH": str(sdk.sentry_node_modules())}
+    try:
+        gopath = sdk.go_gopath(repo, workdir / "traffic-go")
+    except RuntimeError as exc:
+        raise NightfixError(f"scenario {scenario.name}: {exc}") from exc
+    return dict(sdk.go_env(gopath))
+
+
+def _sdk_tools(scenario: Scenario) -> Any:
+    """``examples/sdk_tools.py`` of the checkout the scenarios belong to (``evals/`` and
+    ``examples/`` are siblings): one place installs and finds the SDKs the examples use."""
+    path = scenario.directory.resolve().parent.parent / "examples" / "sdk_tools.py"
+    spec = importlib.util.spec_from_file_location("nightfix_sdk_tools", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise NightfixError(
+            f"scenario {scenario.name}: its {scenario.traffic[0]} traffic needs {path} "
+            "(run nightfix eval from a nightfix checkout: evals/ beside examples/)"
+        )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_policy(

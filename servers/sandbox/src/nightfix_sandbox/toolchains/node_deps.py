@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,16 +220,26 @@ def install_on_host(key: str, files: dict[str, bytes], mgr: Manager, allow_scrip
     done = root / key / "node_modules"
     if done.is_dir():
         return done
-    work = root / f"{key}.partial"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    for name, data in files.items():
-        (work / name).write_bytes(data)
-    _run(install_command(mgr, root, allow_scripts), f"{mgr.name} install", cwd=work)
-    if not (work / "node_modules").is_dir():
-        raise ImageError(f"{mgr.name} install left no node_modules")
-    shutil.rmtree(root / key, ignore_errors=True)
-    work.rename(root / key)
+    root.mkdir(parents=True, exist_ok=True)
+    # Each install works in its own directory: two servers (an eval's parallel attempts)
+    # may install the same lockfile at once, and neither may delete the other's work.
+    work = Path(tempfile.mkdtemp(prefix=f"{key}.partial-", dir=root))
+    try:
+        for name, data in files.items():
+            (work / name).write_bytes(data)
+        _run(install_command(mgr, root, allow_scripts), f"{mgr.name} install", cwd=work)
+        if not (work / "node_modules").is_dir():
+            raise ImageError(f"{mgr.name} install left no node_modules")
+        if (root / key).exists() and not done.is_dir():
+            shutil.rmtree(root / key, ignore_errors=True)  # a broken earlier install
+        try:
+            work.rename(root / key)
+        except OSError:
+            if not done.is_dir():
+                raise
+            # another install of the same key finished first: its result is the same
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return done
 
 
