@@ -335,6 +335,7 @@ def bench_warm(
     with serving(client, repo, base, 1, cpus) as (service, images):
         probe = service.create("repo")
         service.destroy(probe.sandbox_id)
+        built = len(images.built)  # --skip-cold: the probe may build the layers once
         for _ in range(rounds + 1):
             service.pool.fill_now(probe.image, probe.commit)  # the pool is warm when asked
             sid = ""
@@ -347,7 +348,7 @@ def bench_warm(
 
             samples.append(ms(once))
             service.destroy(sid)
-        assert not images.built, images.built  # warm: every layer exists already
+        assert len(images.built) == built, images.built  # warm: no layer is built again
     return samples[1:]  # the first round warms host-side caches
 
 
