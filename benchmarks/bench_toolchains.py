@@ -22,8 +22,12 @@ each toolchain side by side in one run, for its bundled project:
    `.venv/bin/go test -json`), alternating, after one untimed run of each; median ratio,
    target < 1.5x.
 
-Run: `python benchmarks/bench_toolchains.py [--rounds N] [--only python|node|go]` (`make bench`
-runs it). Progress on stderr; the table on stdout; raw numbers in
+Beside the suite: the run of record's command alone through `exec` in the same sandbox, and the
+workspace digest `run_tests` computes first, to show where a difference goes.
+
+Run: `python benchmarks/bench_toolchains.py [--rounds N] [--suite-rounds N] [--cold-rounds N]
+[--only python|node|go|PROJECT] [--cpus X] [--skip-cold]` (`make bench` runs it with
+defaults). Progress on stderr; the table on stdout; raw numbers in
 `benchmarks/results/toolchains.json` (gitignored).
 """
 
@@ -108,7 +112,7 @@ PROJECTS = [
         touch="checkout/service.py",
     ),
     Project(
-        "python",
+        "python-deps",
         "python",
         "python (pytest; pyproject + attrs, project installed)",
         ROOT / "examples" / "checkout-service",
@@ -593,7 +597,7 @@ def main() -> int:
     ap.add_argument(
         "--only",
         action="append",
-        choices=["python", "node", "go", *(p.key for p in PROJECTS)],
+        choices=list(dict.fromkeys(["python", "node", "go", *(p.key for p in PROJECTS)])),
         help="only this toolchain or project (repeatable)",
     )
     ap.add_argument(
