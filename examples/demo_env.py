@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import sdk_tools
 import yaml
+
+# One collector harness for the demo, the tests and `nightfix eval` (re-exported here).
+from nightfix.evals.world import Collector, free_port, tool  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = ROOT / "examples"
@@ -39,7 +40,6 @@ ISSUE_TITLES = {
     "inventory-service-go": "slice bounds out of range",
 }
 """What the title of each example's production error contains (:func:`wait_for_issue`)."""
-BIN = Path(sys.executable).parent
 NOT_IN_REPO = {
     "trajectory.yaml",
     "fix.patch",
@@ -68,12 +68,6 @@ PHASE_FILES = {
     3: "phase-3-ready.yaml",
     4: "phase-4-automerge.yaml",
 }
-
-
-def tool(name: str) -> str:
-    """A console script of this environment (the venv's, else PATH's)."""
-    candidate = BIN / name
-    return str(candidate) if candidate.exists() else name
 
 
 def git(repo: Path, *args: str) -> str:
@@ -105,87 +99,6 @@ def make_repo(dest: Path, detach: bool = False, service: Path = SERVICE) -> Path
     if detach:
         git(dest, "checkout", "-q", "--detach")
     return dest
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Collector:
-    """``nightfix-errors collect`` in a subprocess; use as a context manager."""
-
-    def __init__(
-        self,
-        db: Path,
-        log: Path | None = None,
-        args: Sequence[str] = (),
-        env: dict[str, str] | None = None,
-    ) -> None:
-        self.db, self.port = db, free_port()
-        self.args, self.env = list(args), env
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log or db.with_suffix(".collector.log")
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.dsn = ""
-
-    def __enter__(self) -> Collector:
-        self.db.parent.mkdir(parents=True, exist_ok=True)
-        self.dsn = (
-            subprocess.run(
-                [
-                    tool("nightfix-errors"),
-                    "project",
-                    "create",
-                    f"checkout-{self.port}",
-                    "--db",
-                    str(self.db),
-                    "--url",
-                    self.url,
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    tool("nightfix-errors"),
-                    "collect",
-                    "--db",
-                    str(self.db),
-                    "--port",
-                    str(self.port),
-                    *self.args,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-            )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(
-                        f"the collector exited: {self.log_path.read_text()}"
-                    ) from None
-                time.sleep(0.1)
-        raise RuntimeError("the collector did not start listening within 20 s")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
 
 
 def traffic_command(repo: Path, service: Path, min_errors: int) -> tuple[list[str], dict[str, str]]:

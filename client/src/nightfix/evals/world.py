@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,18 +64,31 @@ def free_port() -> int:
 
 
 class Collector:
-    """``nightfix-errors collect`` on a free port with its own project; a context manager."""
+    """``nightfix-errors collect`` on a free port with its own project; a context manager.
 
-    def __init__(self, db: Path, log: Path) -> None:
-        self.db, self.log, self.port = db, log, free_port()
+    ``args`` are extra ``collect`` options (e.g. ``--notify URL``), ``env`` its environment;
+    its output goes to ``log`` (default: beside the store)."""
+
+    def __init__(
+        self,
+        db: Path,
+        log: Path | None = None,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        project: str = "service",
+    ) -> None:
+        self.db, self.port = db, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log or db.with_suffix(".collector.log")
+        self.args, self.env, self.project = list(args), env, project
         self.proc: subprocess.Popen[bytes] | None = None
         self.dsn = ""
 
     def __enter__(self) -> Collector:
-        url = f"http://127.0.0.1:{self.port}"
+        self.db.parent.mkdir(parents=True, exist_ok=True)
         errors = tool("nightfix-errors")
         made = subprocess.run(
-            [errors, "project", "create", "service", "--db", str(self.db), "--url", url],
+            [errors, "project", "create", self.project, "--db", str(self.db), "--url", self.url],
             capture_output=True,
             text=True,
         )
@@ -83,9 +97,10 @@ class Collector:
         self.dsn = made.stdout.strip().splitlines()[-1]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [errors, "collect", "--db", str(self.db), "--port", str(self.port)],
+                [errors, "collect", "--db", str(self.db), "--port", str(self.port), *self.args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env=self.env,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -94,7 +109,8 @@ class Collector:
                 return self
             except OSError:
                 if self.proc.poll() is not None:
-                    raise NightfixError(f"the collector exited; see {self.log}") from None
+                    tail = self.log.read_text(errors="replace")[-2000:]
+                    raise NightfixError(f"the collector exited ({self.log}): {tail}") from None
                 time.sleep(0.1)
         self.__exit__()
         raise NightfixError("the collector did not start listening within 30 s")
