@@ -106,16 +106,20 @@ def test_fake_github_accepts_the_documented_jwt(fake_app) -> None:  # type: igno
 
 
 @pytest.mark.parametrize(
-    "claims",
+    ("claims", "times"),
     [
-        {"iss": "999"},  # another App
-        {"exp": int(time.time()) + 3600},  # more than 10 minutes ahead
-        {"iat": int(time.time()) + 300},  # issued in the future
-        {"exp": int(time.time()) - 120, "iat": int(time.time()) - 400},  # expired
+        ({"iss": "999"}, {}),  # another App
+        ({}, {"exp": 3600}),  # more than 10 minutes ahead
+        ({}, {"iat": 300}),  # issued in the future
+        ({}, {"exp": -120, "iat": -400}),  # expired
     ],
 )
-def test_jwt_with_bad_claims_is_refused_by_fake_github(fake_app, claims) -> None:  # type: ignore[no-untyped-def]
+def test_jwt_with_bad_claims_is_refused_by_fake_github(fake_app, claims, times) -> None:  # type: ignore[no-untyped-def]
+    """``times`` are seconds from the moment the test runs (not from collection: a long
+    suite would otherwise age an "issued in the future" claim into the past)."""
     fake, key = fake_app
+    now = int(time.time())
+    claims = {**claims, **{name: now + offset for name, offset in times.items()}}
     exchange = f"/app/installations/{SHOP_INSTALLATION}/access_tokens"
     assert send(fake, "POST", exchange, app_jwt(key, **claims)) == 401
     assert fake.app.exchanges == []
