@@ -12,7 +12,7 @@ pytestmark = pytest.mark.docker
 
 def _names(service: SandboxService) -> tuple[set[str], set[str]]:
     client = service.backend.client  # type: ignore[attr-defined]
-    containers = {c.name for c in client.containers.list(all=True)}
+    containers = {c.name for c in client.containers.list(all=True, ignore_removed=True)}
     volumes = {v.name for v in client.volumes.list()}
     return containers, volumes
 

@@ -86,7 +86,7 @@ def test_uncapped_workspace_is_refused_and_nothing_is_left(
     mine = {"label": "nightfix.sandbox.owner=" + OWNER}
 
     def left() -> tuple[set[str], set[str]]:  # the warm pool refills meanwhile: not those
-        containers = docker_client.containers.list(all=True, filters=mine)
+        containers = docker_client.containers.list(all=True, ignore_removed=True, filters=mine)
         volumes = docker_client.volumes.list(filters=mine)
         return (
             {c.name for c in containers if "nightfix.sandbox.pool" not in c.labels},

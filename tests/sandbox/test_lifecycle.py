@@ -29,7 +29,9 @@ def test_orphans_of_a_dead_server_are_removed_but_live_ones_kept(
     mine = service.create("calc").sandbox_id
     try:
         service.backend.remove_orphans()  # (another server starting may race us to them)
-        assert not docker_client.containers.list(all=True, filters={"name": name})
+        assert not docker_client.containers.list(
+            all=True, ignore_removed=True, filters={"name": name}
+        )
         volumes = {v.name for v in docker_client.volumes.list()}
         assert name not in volumes and "nightfix-0rphanv0lume" not in volumes
         assert service.exec(mine, "true").exit_code == 0  # our own sandbox survived

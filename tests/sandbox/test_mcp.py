@@ -60,7 +60,7 @@ async def test_tools_carry_honest_annotations(calc_repo: Path, sandbox_image: st
 def _unpooled_here() -> set[str]:
     """Containers this test process owns that did not come from a warm pool."""
     mine = {"label": f"{LABEL}.owner={OWNER}"}
-    found = docker.from_env().containers.list(all=True, filters=mine)
+    found = docker.from_env().containers.list(all=True, ignore_removed=True, filters=mine)
     return {c.id for c in found if "nightfix.sandbox.pool" not in c.labels}
 
 
@@ -131,13 +131,15 @@ async def test_stdio_client_drives_create_test_fix_test_destroy(
     client = docker.from_env()
     DockerBackend(client, Limits()).remove_orphans()
     mine = {"label": f"{LABEL}.owner={out['owner']}"}
-    assert client.containers.list(all=True, filters=mine) == []
+    assert client.containers.list(all=True, ignore_removed=True, filters=mine) == []
     assert client.volumes.list(filters=mine) == []
 
 
 def _server_owner(repo: Path) -> str:
     """The owner label of the stdio server serving `repo` (found through its containers)."""
-    for c in docker.from_env().containers.list(all=True, filters={"label": LABEL}):
+    for c in docker.from_env().containers.list(
+        all=True, ignore_removed=True, filters={"label": LABEL}
+    ):
         owner = c.labels.get(f"{LABEL}.owner", "")
         pid = owner.split(":")[0]
         try:
