@@ -8,40 +8,23 @@ operations set ``HTTP_TIMEOUT_S=2.5``. Exit 0 once at least ``--min-errors`` sta
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
-import sentry_sdk
 from worker.main import start
+
+from nightfix.evals.traffic import Traffic
 
 DEPLOYMENT_ENV = {"HTTP_TIMEOUT_S": "2.5", "MAX_RETRIES": "4", "DEBUG": "false"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--min-errors", type=int, default=6)
-    args = parser.parse_args(argv)
-    sentry_sdk.init(
-        dsn=os.environ["SENTRY_DSN"],
-        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
-        release="payments-worker@7.3.0",
-        default_integrations=False,
-        traces_sample_rate=0,
+    traffic = Traffic(
+        __doc__, release="payments-worker@7.3.0", failures="failed worker starts", argv=argv
     )
-    errors = 0
     for replica in range(1, 9):  # the orchestrator restarts each crashed replica
-        with sentry_sdk.new_scope() as scope:
-            scope.set_transaction_name("worker startup")
-            scope.set_user({"id": f"replica-{replica}"})
-            try:
-                start(DEPLOYMENT_ENV)
-            except Exception as exc:
-                sentry_sdk.capture_exception(exc)
-                errors += 1
-    sentry_sdk.flush(timeout=10)
-    print(f"{errors} failed worker starts reported")
-    return 0 if errors >= args.min_errors else 1
+        with traffic.request("worker startup", user=f"replica-{replica}"):
+            start(DEPLOYMENT_ENV)
+    return traffic.finish()
 
 
 if __name__ == "__main__":

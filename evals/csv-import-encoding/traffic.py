@@ -8,12 +8,11 @@ Customers upload address books; some contain accented names, some were saved by 
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
-import sentry_sdk
 from contacts.api import import_contacts
+
+from nightfix.evals.traffic import Traffic
 
 UPLOADS = [
     "name,email\nAna Lima,ana@example.com\nBo Chen,bo@example.com\n",
@@ -24,29 +23,11 @@ UPLOADS = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--min-errors", type=int, default=6)
-    args = parser.parse_args(argv)
-    sentry_sdk.init(
-        dsn=os.environ["SENTRY_DSN"],
-        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
-        release="contacts@4.1.0",
-        default_integrations=False,
-        traces_sample_rate=0,
-    )
-    errors = 0
+    traffic = Traffic(__doc__, release="contacts@4.1.0", failures="failed uploads", argv=argv)
     for n in range(1, 21):
-        with sentry_sdk.new_scope() as scope:
-            scope.set_transaction_name("POST /contacts/import")
-            scope.set_user({"id": f"customer-{n}"})
-            try:
-                import_contacts(UPLOADS[n % len(UPLOADS)].encode("utf-8"))
-            except Exception as exc:
-                sentry_sdk.capture_exception(exc)
-                errors += 1
-    sentry_sdk.flush(timeout=10)
-    print(f"{errors} failed uploads reported")
-    return 0 if errors >= args.min_errors else 1
+        with traffic.request("POST /contacts/import", user=f"customer-{n}"):
+            import_contacts(UPLOADS[n % len(UPLOADS)].encode("utf-8"))
+    return traffic.finish()
 
 
 if __name__ == "__main__":

@@ -8,12 +8,11 @@ nickname. Exit 0 once at least ``--min-errors`` requests failed (each one report
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
-import sentry_sdk
 from profiles.api import account_header
+
+from nightfix.evals.traffic import Traffic
 
 
 def customer(n: int) -> dict[str, str | None]:
@@ -27,29 +26,11 @@ def customer(n: int) -> dict[str, str | None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--min-errors", type=int, default=6)
-    args = parser.parse_args(argv)
-    sentry_sdk.init(
-        dsn=os.environ["SENTRY_DSN"],
-        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
-        release="profiles@2.8.1",
-        default_integrations=False,
-        traces_sample_rate=0,
-    )
-    errors = 0
+    traffic = Traffic(__doc__, release="profiles@2.8.1", failures="failed requests", argv=argv)
     for n in range(1, 31):
-        with sentry_sdk.new_scope() as scope:
-            scope.set_transaction_name("GET /account")
-            scope.set_user({"id": f"customer-{n}"})
-            try:
-                account_header(customer(n))
-            except Exception as exc:
-                sentry_sdk.capture_exception(exc)
-                errors += 1
-    sentry_sdk.flush(timeout=10)
-    print(f"{errors} failed requests reported")
-    return 0 if errors >= args.min_errors else 1
+        with traffic.request("GET /account", user=f"customer-{n}"):
+            account_header(customer(n))
+    return traffic.finish()
 
 
 if __name__ == "__main__":

@@ -8,12 +8,11 @@ Customers open paid features; subscriptions migrated from the old billing system
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
-import sentry_sdk
 from billing.access import can_use
+
+from nightfix.evals.traffic import Traffic
 
 
 def subscription(n: int) -> dict[str, object]:
@@ -23,29 +22,11 @@ def subscription(n: int) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--min-errors", type=int, default=6)
-    args = parser.parse_args(argv)
-    sentry_sdk.init(
-        dsn=os.environ["SENTRY_DSN"],
-        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
-        release="billing@5.0.3",
-        default_integrations=False,
-        traces_sample_rate=0,
-    )
-    errors = 0
+    traffic = Traffic(__doc__, release="billing@5.0.3", failures="failed requests", argv=argv)
     for n in range(1, 41):
-        with sentry_sdk.new_scope() as scope:
-            scope.set_transaction_name("GET /features/{name}")
-            scope.set_user({"id": f"customer-{n}"})
-            try:
-                can_use(subscription(n), "export")
-            except Exception as exc:
-                sentry_sdk.capture_exception(exc)
-                errors += 1
-    sentry_sdk.flush(timeout=10)
-    print(f"{errors} failed requests reported")
-    return 0 if errors >= args.min_errors else 1
+        with traffic.request("GET /features/{name}", user=f"customer-{n}"):
+            can_use(subscription(n), "export")
+    return traffic.finish()
 
 
 if __name__ == "__main__":

@@ -9,12 +9,11 @@ failed (each one reported).
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 
-import sentry_sdk
 from webhooks.dispatch import deliver
+
+from nightfix.evals.traffic import Traffic
 
 
 def endpoint(merchant: int):  # type: ignore[no-untyped-def]
@@ -30,29 +29,11 @@ def endpoint(merchant: int):  # type: ignore[no-untyped-def]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--min-errors", type=int, default=6)
-    args = parser.parse_args(argv)
-    sentry_sdk.init(
-        dsn=os.environ["SENTRY_DSN"],
-        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
-        release="webhooks@1.12.0",
-        default_integrations=False,
-        traces_sample_rate=0,
-    )
-    errors = 0
+    traffic = Traffic(__doc__, release="webhooks@1.12.0", failures="failed deliveries", argv=argv)
     for n in range(1, 31):
-        with sentry_sdk.new_scope() as scope:
-            scope.set_transaction_name("task webhooks.deliver")
-            scope.set_user({"id": f"merchant-{n}"})
-            try:
-                deliver(endpoint(n), {"type": "order.paid", "order": f"o-{n}"})
-            except Exception as exc:
-                sentry_sdk.capture_exception(exc)
-                errors += 1
-    sentry_sdk.flush(timeout=10)
-    print(f"{errors} failed deliveries reported")
-    return 0 if errors >= args.min_errors else 1
+        with traffic.request("task webhooks.deliver", user=f"merchant-{n}"):
+            deliver(endpoint(n), {"type": "order.paid", "order": f"o-{n}"})
+    return traffic.finish()
 
 
 if __name__ == "__main__":
