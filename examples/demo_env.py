@@ -25,7 +25,7 @@ import sdk_tools
 import yaml
 
 # One collector harness for the demo, the tests and `nightfix eval` (re-exported here).
-from nightfix.evals.world import Collector, free_port, tool  # noqa: F401
+from nightfix.evals.world import Collector, free_port, git, tool  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_DIR = ROOT / "examples"
@@ -68,20 +68,6 @@ PHASE_FILES = {
     3: "phase-3-ready.yaml",
     4: "phase-4-automerge.yaml",
 }
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Checkout Team",
-        "GIT_AUTHOR_EMAIL": "team@example.com",
-        "GIT_COMMITTER_NAME": "Checkout Team",
-        "GIT_COMMITTER_EMAIL": "team@example.com",
-    }
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
-    )
-    return done.stdout.strip()
 
 
 def make_repo(dest: Path, detach: bool = False, service: Path = SERVICE) -> Path:
