@@ -90,7 +90,7 @@ def make_repo(dest: Path, detach: bool = False, service: Path = SERVICE) -> Path
 def traffic_command(repo: Path, service: Path, min_errors: int) -> tuple[list[str], dict[str, str]]:
     """The command and environment that run ``service``'s traffic driver against ``repo``."""
     if (service / "traffic.cjs").exists():
-        env = {**sdk_tools.tool_env(), "NODE_PATH": str(sdk_tools.sentry_node_modules())}
+        env = sdk_tools.node_env()
         cmd = [sdk_tools.venv_tool("node"), "--enable-source-maps", str(service / "traffic.cjs")]
         return [*cmd, "--min-errors", str(min_errors)], env
     if (service / "traffic.go").exists():

@@ -46,6 +46,12 @@ def sentry_node_modules() -> Path:
     return _npm_cached("npm-sentry-node", SENTRY_NODE_VERSION, NODE_PACKAGES, "@sentry/node")
 
 
+def node_env() -> dict[str, str]:
+    """What a Node traffic script needs: this venv's ``node`` first on PATH and
+    ``@sentry/node`` (installed on first use) on ``NODE_PATH``."""
+    return {**tool_env(), "NODE_PATH": str(sentry_node_modules())}
+
+
 def pnpm() -> str:
     """The ``pnpm`` executable, version :data:`PNPM_VERSION` (installed on first use)."""
     modules = _npm_cached("npm-pnpm", PNPM_VERSION, (f"pnpm@{PNPM_VERSION}",), "pnpm")

@@ -156,7 +156,7 @@ def sdk_env(scenario: Scenario, repo: Path, workdir: Path) -> dict[str, str]:
         return {}
     sdk = _sdk_tools(scenario)
     if runtime == "node":
-        return {**sdk.tool_env(), "NODE_PATH": str(sdk.sentry_node_modules())}
+        return dict(sdk.node_env())
     try:
         gopath = sdk.go_gopath(repo, workdir / "traffic-go")
     except RuntimeError as exc:
