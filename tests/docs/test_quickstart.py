@@ -1,0 +1,233 @@
+"""docs/quickstart.md, run as written, from "I have a repository on GitHub and a Sentry project"
+to the first verified draft pull request.
+
+The doc's ```bash quickstart-step-N blocks run in order, each in ``bash -euo pipefail`` from
+one working directory, with a fresh ``HOME``. The site is made of stand-ins the doc itself
+documents through its environment variables: GitHub is the GitHub stand-in served as GitHub
+Enterprise (``GITHUB_API_URL``, PyGithub unchanged), Sentry the Sentry API stand-in as a
+self-hosted Sentry (``SENTRY_URL``), fed by the service's real ``sentry-sdk``; the sandbox
+fetches the repository from the stand-in's own git repository (``NIGHTFIX_REPO_URL``), and the
+model is the example's scripted trajectory (``NIGHTFIX_MODEL`` instead of
+``ANTHROPIC_API_KEY``). Everything else is real: the CLI, the three servers over stdio, Docker.
+
+The blocks the test does not run are the install (it needs the network; the test runs inside an
+installed checkout), the GitHub App variant, the long-running listener and the approvals of
+phase 3 (each covered by its own tests). Each step's time is printed; nothing asserts on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autonomy"))
+
+from autonomy_support import left_behind, sandbox_containers
+from quickstart_world import (
+    GITHUB_TOKEN,
+    SENTRY_TOKEN,
+    FakeGitHub,
+    FakeSentry,
+    SentryIngest,
+    demo_env,
+)
+
+from nightfix.policy import parse_policy
+
+pytestmark = [pytest.mark.docker, pytest.mark.e2e]
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "quickstart.md"
+VENV_BIN = Path(sys.executable).parent
+FENCE = re.compile(r"^```(?P<lang>\w+) (?P<tag>quickstart-[\w-]+)\n(?P<code>.*?)^```$", re.M | re.S)
+EXPORT = re.compile(r"^export (?P<name>[A-Z_][A-Z0-9_]*)=\S+", re.M)
+# The names the doc's credentials blocks must export; the test supplies each one's stand-in.
+SITE_NAMES = {
+    "GITHUB_TOKEN",
+    "NIGHTFIX_REPO_URL",
+    "SENTRY_AUTH_TOKEN",
+    "ANTHROPIC_API_KEY",
+    "GITHUB_API_URL",
+    "SENTRY_URL",
+}
+# What the machine's own environment may not bring into the steps.
+FOREIGN = ("NIGHTFIX_", "GITHUB_", "SENTRY_", "ANTHROPIC_", "OPENAI_", "AWS_", "CLOUD_ML_")
+
+
+@dataclass
+class Block:
+    lang: str
+    tag: str
+    code: str
+
+
+def doc_blocks(text: str) -> list[Block]:
+    return [Block(m["lang"], m["tag"], m["code"]) for m in FENCE.finditer(text)]
+
+
+def steps_of(blocks: list[Block]) -> list[tuple[int, str]]:
+    """The ``quickstart-step-N`` blocks, checked to be numbered 1..N in the doc's order."""
+    steps = [
+        (int(b.tag.rsplit("-", 1)[1]), b.code)
+        for b in blocks
+        if b.tag.startswith("quickstart-step-")
+    ]
+    assert [n for n, _ in steps] == list(range(1, len(steps) + 1)), "steps out of order"
+    return steps
+
+
+def one(blocks: list[Block], tag: str) -> str:
+    [block] = [b for b in blocks if b.tag == tag]
+    return block.code
+
+
+@dataclass
+class Site:
+    """The stand-ins of the quickstart's GitHub and Sentry, with the service's errors in."""
+
+    github: FakeGitHub
+    sentry: FakeSentry
+    repo_url: str
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    # the team's repository (the checkout-service example) on "GitHub Enterprise"
+    repo = demo_env.make_repo(tmp_path / "shop")
+    sentry = FakeSentry(token=SENTRY_TOKEN, org="acme")
+    sentry.start()
+    relay = SentryIngest(sentry, "shop-backend")
+    try:
+        # production traffic: the service's real sentry-sdk reports to the Sentry project
+        demo_env.drive_traffic(repo, relay.dsn, min_errors=8)
+        assert relay.received >= 5
+        with FakeGitHub(repo, tmp_path, full_name="acme/shop", prefix="/api/v3") as github:
+            yield Site(github, sentry, f"file://{github.bare}")
+    finally:
+        relay.close()
+        sentry.stop()
+
+
+def site_env(site: Site, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN)}
+    env.update(
+        PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
+        HOME=str(home),
+        GITHUB_TOKEN=GITHUB_TOKEN,
+        GITHUB_API_URL=site.github.base_url,
+        NIGHTFIX_REPO_URL=site.repo_url,
+        SENTRY_AUTH_TOKEN=SENTRY_TOKEN,
+        SENTRY_URL=site.sentry.url,
+        # the scripted model instead of ANTHROPIC_API_KEY (never a live model in tests)
+        NIGHTFIX_MODEL=f"replay:{demo_env.TRAJECTORY}",
+    )
+    return env
+
+
+def run_step(code: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_the_credentials_blocks_export_exactly_what_the_site_needs() -> None:
+    blocks = doc_blocks(DOC.read_text(encoding="utf-8"))
+    exported = [
+        m["name"] for b in blocks if b.tag == "quickstart-env" for m in EXPORT.finditer(b.code)
+    ]
+    assert sorted(exported) == sorted(SITE_NAMES)
+    # every variable the policy reads comes from those blocks (or the kill switch's own)
+    policy = parse_policy(one(blocks, "quickstart-policy"))
+    read = {v for s in policy.servers.values() for v in s.inherit_env} - {"SSH_AUTH_SOCK"}
+    read |= {m for s in policy.servers.values() for m in re.findall(r"\$\{(\w+)\}", str(s.command))}
+    assert read <= SITE_NAMES, read - SITE_NAMES
+
+
+def test_quickstart_from_a_github_repository_and_a_sentry_project_to_a_draft_pull_request(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocks = doc_blocks(DOC.read_text(encoding="utf-8"))
+    work, home = tmp_path / "nightfix-shop", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    env = site_env(site, home)
+    before = sandbox_containers()
+    checked: set[str] = set()
+
+    def check(code: str, done: subprocess.CompletedProcess[str]) -> None:
+        """What success looks like at each step, as the doc says it."""
+        out = done.stdout
+        if "nightfix init" in code:
+            checked.add("init")
+            written = (work / "nightfix.yaml").read_text(encoding="utf-8")
+            assert written == one(blocks, "quickstart-policy"), "the doc's policy is not init's"
+        if "nightfix policy check" in code:
+            checked.add("policy check")
+            assert out.startswith("# nightfix.yaml: valid"), out
+        if "nightfix doctor" in code:
+            checked.add("doctor")
+            assert "FAIL" not in out and out.rstrip().endswith("all checks passed"), out
+        if "nightfix watch --once" in code:
+            checked.add("watch")
+            assert re.search(r"issue \d+: CRITICAL", out), out
+            assert "completed — pull request #1" in out, out
+        if "nightfix runs" in code:
+            checked.add("runs")
+            assert re.search(r"\d+\s+completed\s", out), out
+        if "touch ~/.nightfix/STOP" in code:
+            checked.add("kill switch")
+            doctor = run_step("nightfix doctor --json --policy nightfix.yaml", work, env)
+            report = json.loads(doctor.stdout)
+            assert doctor.returncode == 1 and not report["ok"]
+            assert [c["name"] for c in report["checks"] if c["status"] == "FAIL"] == ["kill_switch"]
+        if "rm ~/.nightfix/STOP" in code:
+            checked.add("resume")
+            assert not (home / ".nightfix" / "STOP").exists()
+        if "nightfix audit verify" in code:
+            checked.add("audit")
+
+    timings = []
+    for number, code in steps_of(blocks):
+        started = time.monotonic()
+        done = run_step(code, work, env)
+        timings.append(
+            f"step {number}: {time.monotonic() - started:5.1f} s  {code.splitlines()[0]}"
+        )
+        assert done.returncode == 0, (
+            f"step {number} failed:\n{code}\n{done.stdout}\n{done.stderr[-4000:]}"
+        )
+        check(code, done)
+    with capsys.disabled():
+        print("\nquickstart, step by step:\n  " + "\n  ".join(timings))
+    expected = {"init", "policy check", "doctor", "watch", "runs", "kill switch", "resume", "audit"}
+    assert checked == expected, f"the doc lost a step: {expected - checked}"
+
+    # the first pull request, as step 7 describes it
+    [pull] = site.github.pulls.values()
+    assert pull["draft"] is True and pull["state"] == "open" and pull["base"] == "main"
+    assert re.fullmatch(r"nightfix/issue-\d+", pull["head"]) and pull["title"].startswith(
+        "nightfix: fix "
+    )
+    for heading in one(blocks, "quickstart-pr").splitlines():
+        assert heading in pull["body"], heading
+    assert "failing in the test body" in pull["body"] and "with the fix: 1 passed" in pull["body"]
+    branch = pull["head"]
+    changed = site.github.git("diff", "--name-only", "main", branch).split()
+    assert changed == ["checkout/db.py", "tests/test_pool.py"]  # the fix and its regression test
+    assert site.github.git("rev-list", "--count", f"main..{branch}").strip() == "1"
+    assert left_behind(before) == []
