@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "autonomy"))
@@ -231,3 +233,48 @@ def test_quickstart_from_a_github_repository_and_a_sentry_project_to_a_draft_pul
     assert changed == ["checkout/db.py", "tests/test_pool.py"]  # the fix and its regression test
     assert site.github.git("rev-list", "--count", f"main..{branch}").strip() == "1"
     assert left_behind(before) == []
+
+
+PLAIN_BASH = re.compile(r"^```bash\n(?P<code>.*?)^```$", re.M | re.S)
+PROGRAMS = {"nightfix", "nightfix-errors", "nightfix-github", "nightfix-sandbox"}
+
+
+def help_of(argv: list[str]) -> str:
+    done = subprocess.run(
+        [str(VENV_BIN / argv[0]), *argv[1:], "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, f"{' '.join(argv)} does not exist: {done.stderr}"
+    return done.stdout
+
+
+def check_flags(tokens: list[str]) -> None:
+    """``tokens`` (program, subcommands, arguments) name a real command and real flags."""
+    path = [tokens[0]]
+    for token in tokens[1:]:
+        if not re.fullmatch(r"[a-z][a-z-]*", token):
+            break
+        path.append(token)
+    text = help_of(path)
+    for flag in (t.split("=")[0] for t in tokens if t.startswith("--")):
+        assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text), f"{path}: no {flag}"
+
+
+def test_commands_the_test_cannot_run_name_real_commands_and_flags() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    lines = [
+        shlex.split(line, comments=True)
+        for m in PLAIN_BASH.finditer(text)
+        for line in m["code"].splitlines()
+    ]
+    commands = [tokens for tokens in lines if tokens and tokens[0] in PROGRAMS]
+    assert len(commands) >= 4  # the listener and the three approval commands, at least
+    for tokens in commands:
+        check_flags(tokens)
+    # the GitHub App variant: a valid policy once put in place of the token's server ...
+    blocks = doc_blocks(text)
+    app = yaml.safe_load(one(blocks, "quickstart-github-app"))["github"]
+    policy = yaml.safe_load(one(blocks, "quickstart-policy"))
+    policy["servers"]["github"] = app
+    parse_policy(yaml.safe_dump(policy))
+    # ... whose flags the repository server has
+    check_flags([str(part) for part in app["command"]])
