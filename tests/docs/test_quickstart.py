@@ -21,10 +21,14 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +48,7 @@ from quickstart_world import (
     demo_env,
 )
 
+from nightfix.autonomy.push_security import sign
 from nightfix.policy import parse_policy
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
@@ -66,31 +71,41 @@ SITE_NAMES = {
 FOREIGN = ("NIGHTFIX_", "GITHUB_", "SENTRY_", "ANTHROPIC_", "OPENAI_", "AWS_", "CLOUD_ML_")
 
 
+SECTION = re.compile(r"^## (\d+)\. ", re.M)
+
+
 @dataclass
 class Block:
     lang: str
     tag: str
     code: str
+    section: str
+    """The number of the doc's ``## N.`` section the block is in."""
 
 
 def doc_blocks(text: str) -> list[Block]:
-    return [Block(m["lang"], m["tag"], m["code"]) for m in FENCE.finditer(text)]
+    def section(at: int) -> str:
+        numbers = SECTION.findall(text, 0, at)
+        return numbers[-1] if numbers else "-"
+
+    return [Block(m["lang"], m["tag"], m["code"], section(m.start())) for m in FENCE.finditer(text)]
 
 
-def steps_of(blocks: list[Block]) -> list[tuple[int, str]]:
+def steps_of(blocks: list[Block]) -> list[Block]:
     """The ``quickstart-step-N`` blocks, checked to be numbered 1..N in the doc's order."""
-    steps = [
-        (int(b.tag.rsplit("-", 1)[1]), b.code)
-        for b in blocks
-        if b.tag.startswith("quickstart-step-")
-    ]
-    assert [n for n, _ in steps] == list(range(1, len(steps) + 1)), "steps out of order"
+    steps = [b for b in blocks if b.tag.startswith("quickstart-step-")]
+    numbers = [int(b.tag.rsplit("-", 1)[1]) for b in steps]
+    assert numbers == list(range(1, len(steps) + 1)), "steps out of order"
     return steps
 
 
-def one(blocks: list[Block], tag: str) -> str:
+def one_block(blocks: list[Block], tag: str) -> Block:
     [block] = [b for b in blocks if b.tag == tag]
-    return block.code
+    return block
+
+
+def one(blocks: list[Block], tag: str) -> str:
+    return one_block(blocks, tag).code
 
 
 @dataclass
@@ -204,22 +219,22 @@ def test_quickstart_from_a_github_repository_and_a_sentry_project_to_a_draft_pul
             checked.add("audit")
 
     timings = []
-    for number, code in steps_of(blocks):
+    for step in steps_of(blocks):
         started = time.monotonic()
-        done = run_step(code, work, env)
-        timings.append(
-            f"step {number}: {time.monotonic() - started:5.1f} s  {code.splitlines()[0]}"
-        )
+        done = run_step(step.code, work, env)
+        took = time.monotonic() - started
+        timings.append(f"section {step.section:>2}  {took:5.1f} s  {step.code.splitlines()[0]}")
         assert done.returncode == 0, (
-            f"step {number} failed:\n{code}\n{done.stdout}\n{done.stderr[-4000:]}"
+            f"{step.tag} (section {step.section}) failed:\n{step.code}\n"
+            f"{done.stdout}\n{done.stderr[-4000:]}"
         )
-        check(code, done)
+        check(step.code, done)
     with capsys.disabled():
-        print("\nquickstart, step by step:\n  " + "\n  ".join(timings))
+        print("\nquickstart, block by block (time each took):\n  " + "\n  ".join(timings))
     expected = {"init", "policy check", "doctor", "watch", "runs", "kill switch", "resume", "audit"}
     assert checked == expected, f"the doc lost a step: {expected - checked}"
 
-    # the first pull request, as step 7 describes it
+    # the first pull request, as section 7 describes it
     [pull] = site.github.pulls.values()
     assert pull["draft"] is True and pull["state"] == "open" and pull["base"] == "main"
     assert re.fullmatch(r"nightfix/issue-\d+", pull["head"]) and pull["title"].startswith(
@@ -232,7 +247,86 @@ def test_quickstart_from_a_github_repository_and_a_sentry_project_to_a_draft_pul
     changed = site.github.git("diff", "--name-only", "main", branch).split()
     assert changed == ["checkout/db.py", "tests/test_pool.py"]  # the fix and its regression test
     assert site.github.git("rev-list", "--count", f"main..{branch}").strip() == "1"
+
+    # section 8: the listener, as written (on a free port), takes a signed Sentry webhook
+    issue_id = branch.removeprefix("nightfix/issue-")
+    started = time.monotonic()
+    listen = one_block(blocks, "quickstart-listen")
+    pushed = push_to_listener(listen.code, work, env, issue_id)
+    took = time.monotonic() - started
+    with capsys.disabled():
+        print(
+            f"  section {listen.section:>2}  {took:5.1f} s  the listener, until a push was handled"
+        )
+    assert pushed["counters"]["bad_signature"] == 1 and pushed["counters"]["accepted"] == 1
+    assert len(site.github.pulls) == 1  # the open pull request holds the issue: no second run
     assert left_behind(before) == []
+
+
+WEBHOOK_SECRET = "quickstart-client-secret"
+
+
+def push_to_listener(code: str, work: Path, env: dict[str, str], issue_id: str) -> dict:
+    """Run the doc's listener block with the integration's secret (its one export) and a free
+    port in place of 8787; send a forged and a signed ``issue.created`` delivery; stop it."""
+    assert [m["name"] for m in EXPORT.finditer(code)] == ["NIGHTFIX_WEBHOOK_SECRET"]
+    port = demo_env.free_port()
+    body = "\n".join(line for line in code.splitlines() if not line.startswith("export "))
+    script = body.replace("127.0.0.1:8787", f"127.0.0.1:{port}")
+    assert script != body, "the doc's listener no longer listens on 127.0.0.1:8787"
+    log = work / "listen.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=work,
+            env={**env, "NIGHTFIX_WEBHOOK_SECRET": WEBHOOK_SECRET},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for(lambda: "watch: poll done" in log.read_text(), log, proc)
+        delivery = json.dumps(
+            {"action": "created", "data": {"issue": {"id": issue_id}}, "actor": {"id": "sentry"}}
+        ).encode()
+        url = f"http://127.0.0.1:{port}/webhook"
+        assert post(url, delivery, sign(b"not-the-secret", delivery)) == 401
+        assert post(url, delivery, sign(WEBHOOK_SECRET.encode(), delivery)) == 202
+        pushed = f"issue {issue_id}: pushed (issue created)"
+        # decided by the trigger rules, after the push: the open pull request holds it
+        wait_for(lambda: "no new run" in log.read_text().partition(pushed)[2], log, proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
+            counters = json.loads(answer.read())
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
+    return {"counters": counters, "log": log.read_text()}
+
+
+def wait_for(ready: Callable[[], bool], log: Path, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
+    while not ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"the listener exited {proc.returncode}:\n{log.read_text()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within 180 s; the listener's log:\n{log.read_text()}")
+        time.sleep(0.2)
+
+
+def post(url: str, body: bytes, signature: str) -> int:
+    """One delivery with the headers Sentry's integration webhooks carry."""
+    headers = {
+        "Content-Type": "application/json",
+        "Request-ID": str(uuid.uuid4()),
+        "Sentry-Hook-Resource": "issue",
+        "Sentry-Hook-Timestamp": str(int(time.time())),
+        "Sentry-Hook-Signature": signature,
+    }
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=10) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 PLAIN_BASH = re.compile(r"^```bash\n(?P<code>.*?)^```$", re.M | re.S)
@@ -267,7 +361,7 @@ def test_commands_the_test_cannot_run_name_real_commands_and_flags() -> None:
         for line in m["code"].splitlines()
     ]
     commands = [tokens for tokens in lines if tokens and tokens[0] in PROGRAMS]
-    assert len(commands) >= 4  # the listener and the three approval commands, at least
+    assert len(commands) >= 3  # the three approval commands, at least
     for tokens in commands:
         check_flags(tokens)
     # the GitHub App variant: a valid policy once put in place of the token's server ...
