@@ -372,3 +372,45 @@ def test_commands_the_test_cannot_run_name_real_commands_and_flags() -> None:
     parse_policy(yaml.safe_dump(policy))
     # ... whose flags the repository server has
     check_flags([str(part) for part in app["command"]])
+
+
+def test_the_github_app_variant_passes_doctor(tmp_path: Path) -> None:
+    """Section 3's GitHub App server, in place of the token's, against an App stand-in (App id
+    from the doc, installed on acme/shop with the three permissions the doc names): doctor
+    passes, and the repository check says the App may push agent branches."""
+    from app_support import SHOP_INSTALLATION, new_key, write_key
+    from fake_github_app import FakeApp, Installation
+
+    blocks = doc_blocks(DOC.read_text(encoding="utf-8"))
+    app = yaml.safe_load(one(blocks, "quickstart-github-app"))["github"]
+    command = [str(part) for part in app["command"]]
+    app_id = int(command[command.index("--app-id") + 1])
+    documented_key = command[command.index("--private-key-file") + 1]
+    key = new_key()
+    key_file = write_key(key, tmp_path / Path(documented_key).name)  # the doc's file, here
+    command[command.index(documented_key)] = str(key_file)
+    policy = yaml.safe_load(one(blocks, "quickstart-policy"))
+    policy["servers"]["github"] = {**app, "command": command}
+    (tmp_path / "nightfix.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+
+    repo = demo_env.make_repo(tmp_path / "shop")
+    installed = {SHOP_INSTALLATION: Installation(SHOP_INSTALLATION, {"acme/shop"})}
+    sentry = FakeSentry(token=SENTRY_TOKEN, org="acme")
+    sentry.start()
+    try:
+        with FakeGitHub(
+            repo,
+            tmp_path,
+            full_name="acme/shop",
+            prefix="/api/v3",
+            app=FakeApp(app_id, key.public_key(), installed),
+        ) as github:
+            env = site_env(Site(github, sentry, f"file://{github.bare}"), tmp_path)
+            del env["GITHUB_TOKEN"]  # the App signs in without one
+            done = run_step("nightfix doctor --policy nightfix.yaml", tmp_path, env)
+            exchanges = list(github.app.exchanges) if github.app else []
+    finally:
+        sentry.stop()
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert re.search(r"ok +repository +acme/shop readable .*may push agent branches", done.stdout)
+    assert exchanges == [SHOP_INSTALLATION]  # signed in as the App's installation
