@@ -162,6 +162,26 @@ def run_step(code: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedP
     )
 
 
+# What differs between the doc's sample output and a run: ids, commits, counts, the model, HOME.
+VARIES = re.compile(r"(\d{8}T\d{6}-[0-9a-f]{6}|\b[0-9a-f]{12}\b|\banthropic\b|/home/you|\d+)")
+
+
+def assert_shown(sample: str, out: str) -> None:
+    """Each line of the doc's sample output is a line of ``out``, in order, up to what
+    :data:`VARIES` (a digit run matches digits; an id, commit, model or home, any word)."""
+    lines = out.splitlines()
+    at = 0
+    for line in sample.splitlines():
+        pieces = VARIES.split(line)
+        pattern = "".join(
+            (r"\d+" if p.isdigit() else r"\S+") if i % 2 else re.escape(p)
+            for i, p in enumerate(pieces)
+        )
+        found = [i for i in range(at, len(lines)) if re.fullmatch(pattern, lines[i])]
+        assert found, f"the doc shows a line the run does not print:\n{line}\n--- run:\n{out}"
+        at = found[0] + 1
+
+
 def test_the_credentials_blocks_export_exactly_what_the_site_needs() -> None:
     blocks = doc_blocks(DOC.read_text(encoding="utf-8"))
     exported = [
@@ -199,10 +219,12 @@ def test_quickstart_from_a_github_repository_and_a_sentry_project_to_a_draft_pul
         if "nightfix doctor" in code:
             checked.add("doctor")
             assert "FAIL" not in out and out.rstrip().endswith("all checks passed"), out
+            assert_shown(one(blocks, "quickstart-doctor-output"), out)
         if "nightfix watch --once" in code:
             checked.add("watch")
             assert re.search(r"issue \d+: CRITICAL", out), out
             assert "completed — pull request #1" in out, out
+            assert_shown(one(blocks, "quickstart-watch-output"), out)
         if "nightfix runs" in code:
             checked.add("runs")
             assert re.search(r"\d+\s+completed\s", out), out
