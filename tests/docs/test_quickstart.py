@@ -10,9 +10,11 @@ fetches the repository from the stand-in's own git repository (``NIGHTFIX_REPO_U
 model is the example's scripted trajectory (``NIGHTFIX_MODEL`` instead of
 ``ANTHROPIC_API_KEY``). Everything else is real: the CLI, the three servers over stdio, Docker.
 
-The blocks the test does not run are the install (it needs the network; the test runs inside an
-installed checkout), the GitHub App variant, the long-running listener and the approvals of
-phase 3 (each covered by its own tests). Each step's time is printed; nothing asserts on it.
+Beyond the steps: the listener block runs on a free port and takes a signed webhook, the
+GitHub App variant passes doctor against an App stand-in, and phase 3's approval commands run
+in a world of their own. Only the install (it needs the network; the test runs inside an
+installed checkout) and `deny` are checked by their flags alone. Each step's time is printed;
+nothing asserts on it.
 """
 
 from __future__ import annotations
@@ -351,7 +353,7 @@ def post(url: str, body: bytes, signature: str) -> int:
         return exc.code
 
 
-PLAIN_BASH = re.compile(r"^```bash\n(?P<code>.*?)^```$", re.M | re.S)
+ANY_BASH = re.compile(r"^```bash(?: quickstart-[\w-]+)?\n(?P<code>.*?)^```$", re.M | re.S)
 PROGRAMS = {"nightfix", "nightfix-errors", "nightfix-github", "nightfix-sandbox"}
 
 
@@ -375,15 +377,15 @@ def check_flags(tokens: list[str]) -> None:
         assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", text), f"{path}: no {flag}"
 
 
-def test_commands_the_test_cannot_run_name_real_commands_and_flags() -> None:
+def test_every_documented_command_names_a_real_command_and_real_flags() -> None:
     text = DOC.read_text(encoding="utf-8")
     lines = [
         shlex.split(line, comments=True)
-        for m in PLAIN_BASH.finditer(text)
+        for m in ANY_BASH.finditer(text)
         for line in m["code"].splitlines()
     ]
     commands = [tokens for tokens in lines if tokens and tokens[0] in PROGRAMS]
-    assert len(commands) >= 3  # the three approval commands, at least
+    assert len(commands) >= 12  # every step, the listener and the approval commands
     for tokens in commands:
         check_flags(tokens)
     # the GitHub App variant: a valid policy once put in place of the token's server ...
@@ -436,3 +438,35 @@ def test_the_github_app_variant_passes_doctor(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert re.search(r"ok +repository +acme/shop readable .*may push agent branches", done.stdout)
     assert exchanges == [SHOP_INSTALLATION]  # signed in as the App's installation
+
+
+def test_phase_3_as_the_doc_says_waits_for_approve_then_opens_a_ready_pull_request(
+    tmp_path: Path, site: Site
+) -> None:
+    """Section 9: `init --phase 3`, a poll that waits, `approvals`, `approve RUN` (the run's
+    id for RUN), the next poll opens a ready pull request. `deny` is checked by its flags."""
+    blocks = doc_blocks(DOC.read_text(encoding="utf-8"))
+    work, home = tmp_path / "nightfix-shop", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    env = site_env(site, home)
+    [watch] = [b.code for b in steps_of(blocks) if "nightfix watch --once" in b.code]
+    approvals, approve, deny = one(blocks, "quickstart-approve").splitlines()
+
+    def step(code: str) -> str:
+        done = run_step(code, work, env)
+        assert done.returncode == 0, f"{code}\n{done.stdout}\n{done.stderr[-4000:]}"
+        return done.stdout
+
+    step(one(blocks, "quickstart-phase-3"))
+    waiting = step(watch)
+    [run_id] = re.findall(r"^run (\S+): awaiting_approval", waiting, re.M) or [waiting]
+    assert site.github.pulls == {} and site.github.writes == []  # nothing written yet
+    listed = step(approvals)
+    assert run_id in listed and "+++ b/checkout/db.py" in listed
+    assert " RUN " in approve
+    step(approve.replace(" RUN ", f" {run_id[:12]} "))
+    check_flags(shlex.split(deny, comments=True))
+    step(watch)
+    [pull] = site.github.pulls.values()
+    assert pull["draft"] is False and pull["state"] == "open"
