@@ -132,3 +132,28 @@ async def test_pushed_issue_with_too_few_events_is_not_critical():
     errors = FakeErrors([issue()], per_minute=0)
     pushed = await trigger.evaluate(errors, "7", TriggerPolicy(), now=NOW)
     assert not pushed.critical and "fewer than 5" in pushed.reason
+
+
+class SentryLikeErrors(FakeErrors):
+    """Lists issues as Sentry's API does: only the filtered environment is named."""
+
+    async def call(self, server: str, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        if tool != "list_issues":
+            return await super().call(server, tool, args)
+        self.calls.append((server, tool, args))
+        env = args.get("environment")
+        seen = [i for i in self.issues if env is None or env in i["environments"]]
+        named = [{**i, "environments": [env] if env else []} for i in seen]
+        return {"issues": named, "next_cursor": None}
+
+
+async def test_poll_with_several_environments_lists_each_and_decides_an_issue_once():
+    staging = issue(id="8", fingerprint="fp8", environments=["staging", "production"])
+    errors = SentryLikeErrors([issue(), staging, issue(id="9", environments=["dev"])], 2)
+    policy = TriggerPolicy(environments=["production", "staging"])
+    decisions = await trigger.poll(errors, policy, now=NOW)
+    listed = [c[2]["environment"] for c in errors.calls if c[1] == "list_issues"]
+    assert listed == ["production", "staging"]
+    assert [(d.issue_id, d.critical) for d in decisions] == [("7", True), ("8", True)]
+    assert decisions[1].issue["environments"] == ["production", "staging"]
+    assert "environment production/staging" in decisions[1].reason

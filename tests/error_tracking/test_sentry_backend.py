@@ -136,6 +136,18 @@ def test_list_issues_filters_status_level_since_and_project(
     assert other.issues == []  # this server is scoped to --project backend
 
 
+def test_issues_listed_for_an_environment_say_they_were_seen_there(
+    store: SentryStore,
+) -> None:
+    # listOrganizationIssues inlines no environments; a watcher filtering by environment
+    # must not read that as "seen in none" (it refused every Sentry issue before)
+    listed = store.list_issues(IssueFilter(environment="production"), limit=25, cursor=None)
+    assert [i.title[:9] for i in listed.issues] == ["Exception"] * 2  # python-modern.json's
+    assert all(i.environments == ["production"] for i in listed.issues)
+    unfiltered = store.list_issues(IssueFilter(), limit=25, cursor=None).issues
+    assert all(i.environments == [] for i in unfiltered)  # nothing claimed without the filter
+
+
 def test_list_issues_paginates_with_sentry_link_cursors(store: SentryStore) -> None:
     seen: list[str] = []
     cursor = None

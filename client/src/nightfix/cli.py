@@ -124,8 +124,10 @@ async def _investigate(
     "--model",
     "model_spec",
     default=None,
+    envvar="NIGHTFIX_MODEL",
     help="For this run only: a provider ('anthropic', 'openai'), PROVIDER:MODEL_NAME, or "
-    "'replay:PATH' (a trace or trajectory). Default: the policy's model.provider.",
+    "'replay:PATH' (a trace or trajectory). Default: $NIGHTFIX_MODEL, else the policy's "
+    "model.provider.",
 )
 @click.option(
     "--ref", default=None, help="Git ref the sandbox is made from (default: policy/HEAD)."
@@ -355,8 +357,10 @@ from nightfix.cli_doctor import register as register_doctor  # noqa: E402
 register_doctor(main)
 
 from nightfix.cli_eval import register as register_eval  # noqa: E402
+from nightfix.cli_init import register as register_init  # noqa: E402
 
 register_eval(main)
+register_init(main)
 
 
 if __name__ == "__main__":

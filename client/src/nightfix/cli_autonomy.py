@@ -79,8 +79,9 @@ def register(main: click.Group) -> None:
         "--model",
         "model_spec",
         default=None,
+        envvar="NIGHTFIX_MODEL",
         help="A provider ('anthropic', 'openai'), PROVIDER:MODEL_NAME or 'replay:PATH' "
-        "(default: the policy's model.provider).",
+        "(default: $NIGHTFIX_MODEL, else the policy's model.provider).",
     )
     @click.option(
         "--listen",

@@ -118,7 +118,12 @@ def stats_query(window_minutes: int) -> dict[str, Any]:
 async def poll(
     caller: ToolCaller, policy: TriggerPolicy, now: datetime | None = None
 ) -> list[Decision]:
-    """One look at the error server: every unresolved issue seen in the window, decided."""
+    """One look at the error server: every unresolved issue seen in the window, decided.
+
+    With ``environments`` set, the issues are listed once per environment (the error server
+    filters; Sentry's issue list names no environments otherwise), and an issue listed under
+    several is decided once, with the environments it was listed under.
+    """
     now = now or datetime.now(UTC)
     since = (now - timedelta(minutes=policy.window_minutes)).isoformat().replace("+00:00", "Z")
     args: dict[str, Any] = {
@@ -127,12 +132,19 @@ async def poll(
         "sort": "recent",
         "limit": policy.max_issues_per_poll,
     }
-    if len(policy.environments) == 1:
-        args["environment"] = policy.environments[0]
-    page = await caller.call("errors", "list_issues", args)
-    return [
-        await decide_with_stats(caller, issue, policy, now) for issue in page.get("issues") or []
-    ]
+    listed: dict[str, dict[str, Any]] = {}
+    environments: list[str | None] = [*policy.environments] or [None]
+    for environment in environments:
+        query = args if environment is None else {**args, "environment": environment}
+        page = await caller.call("errors", "list_issues", query)
+        for issue in page.get("issues") or []:
+            known = listed.setdefault(str(issue["id"]), dict(issue))
+            envs = list(known.get("environments") or [])
+            known["environments"] = envs + [
+                e for e in issue.get("environments") or [] if e not in envs
+            ]
+    issues = list(listed.values())[: policy.max_issues_per_poll]
+    return [await decide_with_stats(caller, issue, policy, now) for issue in issues]
 
 
 async def decide_with_stats(

@@ -234,6 +234,8 @@ class SentryStore:
             params["cursor"] = cursor
         response = self._get(self._org_path("issues"), params)
         issues = [mapping.issue_summary(i) for i in _json_list(response)]
+        if filters.environment:
+            issues = [_seen_in(i, filters.environment) for i in issues]
         return IssuePage(issues=issues, next_cursor=next_cursor(response.headers.get("Link")))
 
     def _issue_payload(self, issue_id: str) -> dict[str, Any]:
@@ -392,3 +394,15 @@ def _detail(response: httpx2.Response) -> str:
     if isinstance(body, dict) and "detail" in body:
         return str(body["detail"])[:200]
     return str(body)[:200]
+
+
+def _seen_in(issue: IssueSummary, environment: str) -> IssueSummary:
+    """An issue Sentry listed for ``environment=NAME`` has events there: say so.
+
+    `listOrganizationIssues` inlines no environments, so without this every listed issue
+    would show none, and a caller filtering by environment (the watcher's trigger rules) would
+    refuse each one as "seen in no environment".
+    """
+    if environment in issue.environments:
+        return issue
+    return issue.model_copy(update={"environments": [*issue.environments, environment]})
