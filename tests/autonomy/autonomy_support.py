@@ -119,7 +119,7 @@ def left_behind(before: dict[str, str]) -> list[str]:
     for cid, owner in sandbox_containers().items():
         if cid in before:
             continue
-        pid = owner.split(":")[0]
+        pid = owner.split(":")[-2] if owner.count(":") == 2 else ""  # namespace:pid:start
         if pid.isdigit() and Path(f"/proc/{pid}").exists():
             continue  # a live server's (another test's) container
         leaks.append(cid)

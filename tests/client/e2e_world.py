@@ -216,6 +216,12 @@ class World:
         return load_policy(path), path
 
 
+def _owner_pid(labels: dict[str, str], label: str) -> int | None:
+    """The PID in a sandbox's owner label (``namespace:pid:start``)."""
+    parts = labels.get(label, "").split(":")
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
 def sandbox_containers(owner_pid: int) -> list[str]:
     """Containers and volumes a sandbox server process made, found by its owner label.
 
@@ -226,15 +232,11 @@ def sandbox_containers(owner_pid: int) -> list[str]:
         label = "nightfix.sandbox.owner"
         containers = client.api.containers(all=True, filters={"label": "nightfix.sandbox"})
         found = [
-            c["Id"]
-            for c in containers
-            if (c.get("Labels") or {}).get(label, "").startswith(f"{owner_pid}:")
+            c["Id"] for c in containers if _owner_pid(c.get("Labels") or {}, label) == owner_pid
         ]
         volumes = client.api.volumes(filters={"label": "nightfix.sandbox"}).get("Volumes") or []
         found += [
-            v["Name"]
-            for v in volumes
-            if (v.get("Labels") or {}).get(label, "").startswith(f"{owner_pid}:")
+            v["Name"] for v in volumes if _owner_pid(v.get("Labels") or {}, label) == owner_pid
         ]
         return found
     finally:

@@ -114,7 +114,9 @@ def test_disks_of_a_dead_server_are_removed_at_start(
     try:
         backend = service.backend
         assert isinstance(backend, DockerBackend)
-        removed = LoopDisks(tmp_path, OWNER, 16, 1000).remove_orphans(lambda owner: owner != OWNER)
+        removed = LoopDisks(tmp_path, OWNER, 16, 1000).remove_orphans(
+            lambda owner, _created: owner != OWNER
+        )
         assert removed == 1 and not orphan.exists() and not orphan.parent.exists()
         assert live.image("nightfix-l1ved1sk0000").exists()  # a live server's disk is kept
     finally:

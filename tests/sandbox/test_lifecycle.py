@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import docker
 import pytest
 
+from nightfix_sandbox.backends import docker_backend
 from nightfix_sandbox.config import LABEL, SandboxConfig
 from nightfix_sandbox.deps import DependencyImages
 from nightfix_sandbox.service import SandboxService
@@ -37,6 +39,35 @@ def test_orphans_of_a_dead_server_are_removed_but_live_ones_kept(
         assert service.exec(mine, "true").exit_code == 0  # our own sandbox survived
     finally:
         service.destroy(mine)
+
+
+def test_server_in_another_pid_namespace_does_not_remove_live_sandboxes(
+    service: SandboxService, docker_client: docker.DockerClient, sandbox_image: str
+) -> None:
+    """A sandbox server in a container (the deployment's `watch`) and one on the host share the
+    daemon; PID 1 of another namespace is not ours to look up, so its sandbox is kept."""
+    name = "nightfix-f0re1gnl1ve0"
+    labels = {LABEL: "1", f"{LABEL}.owner": "1:1:1"}  # namespace 1: never a real one
+    docker_client.volumes.create(name=name, labels=labels)
+    docker_client.containers.create(
+        sandbox_image, ["sleep", "1"], name=name, labels=labels, network_mode="none"
+    )
+    try:
+        service.backend.remove_orphans()
+        assert docker_client.containers.list(all=True, filters={"name": name})
+        assert name in {v.name for v in docker_client.volumes.list()}
+    finally:
+        docker_client.api.remove_container(name, force=True)
+        docker_client.api.remove_volume(name, force=True)
+
+
+def test_abandoned_sandbox_of_another_namespace_is_removed_after_a_day() -> None:
+    owner = {LABEL: "1", f"{LABEL}.owner": "1:1:1"}
+    now = time.time()
+    assert not docker_backend._is_orphan(owner, now - 3600)
+    assert docker_backend._is_orphan(owner, now - docker_backend.FOREIGN_ORPHAN_AGE_S - 60)
+    mine = {LABEL: "1", f"{LABEL}.owner": docker_backend.OWNER}
+    assert not docker_backend._is_orphan(mine, now - 10 * docker_backend.FOREIGN_ORPHAN_AGE_S)
 
 
 def test_requirements_are_read_from_requirements_and_pyproject() -> None:

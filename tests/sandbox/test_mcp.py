@@ -141,7 +141,7 @@ def _server_owner(repo: Path) -> str:
         all=True, ignore_removed=True, filters={"label": LABEL}
     ):
         owner = c.labels.get(f"{LABEL}.owner", "")
-        pid = owner.split(":")[0]
+        pid = owner.split(":")[1]  # namespace:pid:start
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:

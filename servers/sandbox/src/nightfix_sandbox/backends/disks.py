@@ -96,14 +96,14 @@ class LoopDisks:
         """Detach the volume's loop device and delete its file (after Docker let go)."""
         _release(self.image(volume))
 
-    def remove_orphans(self, is_orphan: Callable[[str], bool]) -> int:
+    def remove_orphans(self, is_orphan: Callable[[str, float], bool]) -> int:
         """Release the disks of every server process that is gone; returns how many."""
         removed = 0
         if not self.root.is_dir():
             return 0
         for folder in self.root.iterdir():
-            pid, _, start = folder.name.partition("-")
-            if folder.name == "template" or not is_orphan(f"{pid}:{start}"):
+            owner = folder.name.replace("-", ":")  # the owner's fields are digits
+            if folder.name == "template" or not is_orphan(owner, folder.stat().st_mtime):
                 continue
             for path in folder.glob("*.img"):
                 _release(path)

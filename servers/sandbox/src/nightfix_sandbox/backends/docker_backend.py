@@ -7,7 +7,9 @@ import logging
 import os
 import shutil
 import threading
+import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,22 @@ def _proc_start(pid: int) -> str:
         return ""
 
 
-OWNER = f"{os.getpid()}:{_proc_start(os.getpid())}"
+def _pid_namespace() -> str:
+    """The inode of this process's PID namespace: a PID means something only inside it."""
+    try:
+        return str(Path("/proc/self/ns/pid").stat().st_ino)
+    except OSError:
+        return "0"
+
+
+PID_NS = _pid_namespace()
+OWNER = f"{PID_NS}:{os.getpid()}:{_proc_start(os.getpid())}"
+"""Who made a container: PID namespace, PID, start time. Servers share one Docker daemon
+from several namespaces (on the host, in the deployment's container, in CI beside each
+other); only a server in the same namespace can tell whether the owner is still running."""
+FOREIGN_ORPHAN_AGE_S = 24 * 3600
+"""Age after which a sandbox of a server in another PID namespace counts as abandoned: far
+beyond the idle TTL and any run's budget, so a live one is never taken from its server."""
 
 
 class DockerBackend:
@@ -230,14 +247,16 @@ class DockerBackend:
     def remove_orphans(self) -> int:
         removed = 0
         for c in self.client.api.containers(all=True, filters={"label": LABEL}):
-            if _is_orphan(c.get("Labels") or {}):
+            if _is_orphan(c.get("Labels") or {}, float(c.get("Created") or 0)):
                 self._remove_ids(c["Id"], c["Names"][0].lstrip("/"))
                 removed += 1
         for v in self.client.api.volumes(filters={"label": LABEL}).get("Volumes") or []:
-            if _is_orphan(v.get("Labels") or {}):
+            if _is_orphan(v.get("Labels") or {}, _created(v.get("CreatedAt"))):
                 self._remove_ids(v["Name"], v["Name"])
                 removed += 1
-        removed += self.disks.remove_orphans(lambda owner: _is_orphan({f"{LABEL}.owner": owner}))
+        removed += self.disks.remove_orphans(
+            lambda owner, created: _is_orphan({f"{LABEL}.owner": owner}, created)
+        )
         if removed:
             log.info("removed %d orphaned sandbox containers/volumes/disks", removed)
         return removed
@@ -287,9 +306,27 @@ def available_runtimes(client: docker.DockerClient) -> list[str]:
     return sorted((client.info().get("Runtimes") or {}).keys())
 
 
-def _is_orphan(labels: dict[str, str]) -> bool:
-    owner = labels.get(f"{LABEL}.owner", "")
-    pid, _, start = owner.partition(":")
-    if not pid.isdigit():
+def _is_orphan(labels: dict[str, str], created: float) -> bool:
+    """Whether a sandbox's server is gone. ``created``: when it was made (epoch seconds).
+
+    Same PID namespace: gone when no process has the owner's PID and start time. Another
+    namespace (another container, another host's daemon client): its PIDs cannot be looked up
+    here, so it is left to its own server unless older than :data:`FOREIGN_ORPHAN_AGE_S`.
+    """
+    parts = labels.get(f"{LABEL}.owner", "").split(":")
+    if len(parts) == 2:  # written before the namespace was recorded: this host's
+        parts = [PID_NS, *parts]
+    if len(parts) != 3 or not parts[1].isdigit():
         return True
+    namespace, pid, start = parts
+    if namespace != PID_NS:
+        return time.time() - created > FOREIGN_ORPHAN_AGE_S
     return _proc_start(int(pid)) != start
+
+
+def _created(stamp: str | None) -> float:
+    """Docker's ``CreatedAt`` of a volume as epoch seconds (0, i.e. old, when unreadable)."""
+    try:
+        return datetime.fromisoformat(str(stamp)).timestamp()
+    except ValueError:
+        return 0.0
