@@ -10,6 +10,8 @@ import pytest
 from autonomy_support import GITHUB, Env
 from demo_env import git
 
+from nightfix.autonomy import followup_state
+
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 TRAJECTORIES = Path(__file__).parent / "trajectories"
 DOCUMENT = TRAJECTORIES / "followup_document.yaml"
@@ -81,7 +83,7 @@ def test_review_comment_leads_to_a_second_commit_on_the_same_pull_request(
     env.watch(DROP_TEST)
     dropped = followup_runs(env)[-1]
     assert dropped["status"] == "stopped", dropped
-    assert dropped["stop_reason"].startswith("verification_failed"), dropped
+    assert dropped["stop_reason"] == "verification_failed:regression_test", dropped
     second_head = head(env)
     assert git(env.repo, "rev-parse", f"{BRANCH}~1") == first_head  # still the two commits
     assert "did not change this pull request" in comments(env)[-1]["body"]
@@ -110,3 +112,13 @@ def test_review_comment_leads_to_a_second_commit_on_the_same_pull_request(
     assert len(followup_runs(env)) == 3 and head(env) == moved
     limit_replies = [c for c in comments(env) if "follow-up limit" in c["body"]]
     assert len(limit_replies) == 1
+    # every decision is on record with its reason, each comment once
+    st = env.state()
+    try:
+        decided = [(d["feedback_id"], d["decision"]) for d in followup_state.decisions(st, 1)]
+    finally:
+        st.close()
+    assert len(decided) == len({fid for fid, _ in decided})
+    assert ("comment-1", "ignored") in decided and ("comment-2", "run") in decided
+    assert [d for _, d in decided].count("run") == 3
+    assert [d for _, d in decided].count("limit") == 2
