@@ -79,7 +79,9 @@ def check_under_limit(done: int, limit: int) -> str | None:
 def check_branch_unmoved(head: str | None, ours: str | None) -> str | None:
     """The branch's head is nightfix's last commit: nobody else pushed since. A follow-up on a
     branch someone else moved would build on (or overwrite) code nobody verified."""
-    if not ours or head != ours:
+    if not ours:
+        return "nightfix has no record of its last commit on the branch, so it cannot tell"
+    if head != ours:
         return (
             f"the branch moved: its head is {(head or 'missing')[:12]}, not nightfix's last "
             f"commit {(ours or 'unknown')[:12]}"
