@@ -122,3 +122,4 @@ def test_review_comment_leads_to_a_second_commit_on_the_same_pull_request(
     assert ("comment-1", "ignored") in decided and ("comment-2", "run") in decided
     assert [d for _, d in decided].count("run") == 3
     assert [d for _, d in decided].count("limit") == 2
+    assert env.audit_verifies()  # the watcher's own reply is in the chain too

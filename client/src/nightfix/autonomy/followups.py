@@ -9,11 +9,14 @@ per pull request per poll, the next qualifying comment waits for the next poll.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from nightfix import prompts
+from nightfix.audit import AuditLog
 from nightfix.autonomy import followup_rules, followup_state
 from nightfix.autonomy.delivery import Outcome, branch_name
 from nightfix.autonomy.followup_run import FollowUpRun, post_reply
@@ -134,12 +137,19 @@ class FollowUps:
 
 
 class _PlainCaller:
-    """The watcher's own calls outside any run (a limit reply): straight to the pool."""
+    """The watcher's own calls outside any run (a limit reply): audited like a run's client
+    calls (``client_call``, the arguments' digest), then straight to the pool."""
 
     def __init__(self, pipeline: RunPipeline) -> None:
-        self.pool = pipeline.pool
+        self.pool, self.policy = pipeline.pool, pipeline.policy
 
     async def call(self, server: str, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        digest = hashlib.sha256(json.dumps(args, sort_keys=True, default=str).encode())
+        audit = AuditLog.for_policy(self.policy)
+        try:
+            audit.append("client_call", tool=f"{server}.{tool}", args_sha256=digest.hexdigest())
+        finally:
+            audit.close()
         return await self.pool.call(server, tool, args)
 
 
