@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 TRAJECTORIES = Path(__file__).parent / "trajectories"
 DOCUMENT = TRAJECTORIES / "followup_document.yaml"
 DROP_TEST = TRAJECTORIES / "followup_drop_test.yaml"
+WEAKEN_TEST = TRAJECTORIES / "followup_weaken_test.yaml"
 BRANCH = "nightfix/issue-1"
 
 
@@ -43,7 +44,7 @@ def head(env: Env) -> str:
 def test_review_comment_leads_to_a_second_commit_on_the_same_pull_request(
     tmp_path, errors_db, no_leaks
 ):
-    env = Env.make(tmp_path, errors_db, 2, delivery={"max_followups_per_pr": 3})
+    env = Env.make(tmp_path, errors_db, 2, delivery={"max_followups_per_pr": 4})
     env.watch()
     [first] = env.runs()
     assert first["status"] == "delivered" and first["pr_number"] == 1
@@ -88,6 +89,13 @@ def test_review_comment_leads_to_a_second_commit_on_the_same_pull_request(
     assert git(env.repo, "rev-parse", f"{BRANCH}~1") == first_head  # still the two commits
     assert "did not change this pull request" in comments(env)[-1]["body"]
 
+    # ... and so is one that weakens it until it passes on the original code too
+    forge(env, "comment", "1", "@nightfix make the pool test faster", "--author", "alice")
+    env.watch(WEAKEN_TEST)
+    weakened = followup_runs(env)[-1]
+    assert weakened["stop_reason"] == "verification_failed:regression_test", weakened
+    assert head(env) == second_head
+
     # someone else pushes to the branch: the next follow-up is refused before any model runs
     (env.repo / "NOTES.md").write_text("mine\n")
     git(env.repo, "checkout", "-q", BRANCH)
@@ -104,12 +112,12 @@ def test_review_comment_leads_to_a_second_commit_on_the_same_pull_request(
     assert head(env) == moved
     assert "the branch moved" in comments(env)[-1]["body"]
 
-    # the limit (3) is reached: no run, one reply — and only one, however often asked
+    # the limit (4) is reached: no run, one reply — and only one, however often asked
     forge(env, "comment", "1", "@nightfix one more thing", "--author", "alice")
     forge(env, "comment", "1", "@nightfix and another", "--author", "alice")
     out = env.watch(DOCUMENT).stdout
-    assert "follow-up limit is reached (3 of 3)" in out
-    assert len(followup_runs(env)) == 3 and head(env) == moved
+    assert "follow-up limit is reached (4 of 4)" in out
+    assert len(followup_runs(env)) == 4 and head(env) == moved
     limit_replies = [c for c in comments(env) if "follow-up limit" in c["body"]]
     assert len(limit_replies) == 1
     # every decision is on record with its reason, each comment once
@@ -120,6 +128,6 @@ def test_review_comment_leads_to_a_second_commit_on_the_same_pull_request(
         st.close()
     assert len(decided) == len({fid for fid, _ in decided})
     assert ("comment-1", "ignored") in decided and ("comment-2", "run") in decided
-    assert [d for _, d in decided].count("run") == 3
+    assert [d for _, d in decided].count("run") == 4
     assert [d for _, d in decided].count("limit") == 2
     assert env.audit_verifies()  # the watcher's own reply is in the chain too
