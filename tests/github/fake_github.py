@@ -23,6 +23,8 @@ from fake_github_routes import HttpError, _handler
 
 PAYLOADS = json.loads((Path(__file__).parent / "fake_github_payloads.json").read_text())
 TOKEN = "test-token"
+VIEWER = "nightfix-bot"
+"""The login the token signs in as (`GET /user`)."""
 BOT = {
     "GIT_AUTHOR_NAME": "nightfix-bot",
     "GIT_AUTHOR_EMAIL": "bot@example.com",
@@ -67,6 +69,10 @@ class FakeGitHub:
         )
         self.pulls: dict[int, dict[str, Any]] = {}
         self.comments = 0
+        self.feedback: dict[int, list[dict[str, Any]]] = {}
+        """Per pull request: reviews, issue comments and review comments, in order."""
+        self.collaborators: dict[str, str] = {}
+        """login -> permission (admin/maintain/write/triage/read); anyone else has none."""
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}{self.prefix}"
@@ -103,6 +109,25 @@ class FakeGitHub:
             return self.git("rev-parse", "--verify", "--quiet", "--end-of-options", spec).strip()
         except HttpError:
             return None
+
+    def add_feedback(
+        self, number: int, kind: str, login: str, body: str, **extra: Any
+    ) -> dict[str, Any]:
+        """A person's review (`state=`), issue comment or review comment (`path=`, `line=`)."""
+        self.comments += 1
+        item = {"kind": kind, "id": 1000 + self.comments, "login": login, "body": body}
+        item |= {"created_at": f"2030-01-01T00:00:{self.comments:02d}Z", **extra}
+        self.feedback.setdefault(number, []).append(item)
+        return item
+
+    def user_json(self, login: str) -> dict[str, Any]:
+        return {
+            "login": login,
+            "id": sum(map(ord, login)),
+            "type": "Bot" if login.endswith("[bot]") else "User",
+            "url": f"{self.base_url}/users/{login}",
+            "html_url": f"{self.base_url}/{login}",
+        }
 
     # -- payloads ---------------------------------------------------------------------------
     def shape(self, kind: str, **fields: Any) -> Any:

@@ -232,18 +232,89 @@ def merge_pull(gh: Any, m: re.Match[str], q: dict[str, str], body: Any) -> tuple
 
 
 def create_comment(gh: Any, m: re.Match[str], q: dict[str, str], body: Any) -> tuple[int, Any]:
+    from fake_github import VIEWER
+
     if int(m["n"]) not in gh.pulls:
         raise HttpError(404, "Not Found")
-    gh.comments += 1
-    cid = 1000 + gh.comments
-    return 201, gh.shape(
+    item = gh.add_feedback(int(m["n"]), "comment", VIEWER, body["body"])
+    return 201, _issue_comment(gh, item)
+
+
+def _issue_comment(gh: Any, item: dict[str, Any]) -> Any:
+    cid = item["id"]
+    return gh.shape(
         "comment",
         id=cid,
-        body=body["body"],
-        created_at=_now(),
-        updated_at=_now(),
+        body=item["body"],
+        created_at=item["created_at"],
+        updated_at=item["created_at"],
         url=f"{gh.api}/issues/comments/{cid}",
+        user=gh.user_json(item["login"]),
     )
+
+
+def _feedback(gh: Any, m: re.Match[str], kind: str) -> list[dict[str, Any]]:
+    if int(m["n"]) not in gh.pulls:
+        raise HttpError(404, "Not Found")
+    return [f for f in gh.feedback.get(int(m["n"]), []) if f["kind"] == kind]
+
+
+def list_issue_comments(gh: Any, m: re.Match[str], q: dict[str, str], body: Any) -> tuple[int, Any]:
+    """GET /repos/{owner}/{repo}/issues/{issue_number}/comments."""
+    return 200, [_issue_comment(gh, f) for f in _feedback(gh, m, "comment")]
+
+
+def list_reviews(gh: Any, m: re.Match[str], q: dict[str, str], body: Any) -> tuple[int, Any]:
+    """GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews (fields as GitHub documents)."""
+    return 200, [
+        {
+            "id": f["id"],
+            "node_id": f"PRR_{f['id']}",
+            "user": gh.user_json(f["login"]),
+            "body": f["body"],
+            "state": f["state"],
+            "html_url": f"{gh.base_url}/{gh.full_name}/pull/{m['n']}#pullrequestreview-{f['id']}",
+            "pull_request_url": f"{gh.api}/pulls/{m['n']}",
+            "submitted_at": f["created_at"],
+            "commit_id": gh.rev(gh.head_ref(gh.pulls[int(m["n"])])) or "",
+            "author_association": "COLLABORATOR",
+        }
+        for f in _feedback(gh, m, "review")
+    ]
+
+
+def list_review_comments(
+    gh: Any, m: re.Match[str], q: dict[str, str], body: Any
+) -> tuple[int, Any]:
+    """GET /repos/{owner}/{repo}/pulls/{pull_number}/comments: comments on lines of the diff."""
+    return 200, [
+        {
+            "id": f["id"],
+            "node_id": f"PRRC_{f['id']}",
+            "url": f"{gh.api}/pulls/comments/{f['id']}",
+            "user": gh.user_json(f["login"]),
+            "body": f["body"],
+            "path": f["path"],
+            "line": f["line"],
+            "side": "RIGHT",
+            "diff_hunk": "@@ -1 +1 @@",
+            "commit_id": gh.rev(gh.head_ref(gh.pulls[int(m["n"])])) or "",
+            "created_at": f["created_at"],
+            "updated_at": f["created_at"],
+            "pull_request_url": f"{gh.api}/pulls/{m['n']}",
+            "author_association": "COLLABORATOR",
+        }
+        for f in _feedback(gh, m, "line")
+    ]
+
+
+def get_permission(gh: Any, m: re.Match[str], q: dict[str, str], body: Any) -> tuple[int, Any]:
+    """GET /repos/{owner}/{repo}/collaborators/{username}/permission. The legacy `permission`
+    field names maintain as write and triage as read; `role_name` keeps the role."""
+    login = unquote(m["login"])
+    role = gh.collaborators.get(login, "none")
+    legacy = {"maintain": "write", "triage": "read"}.get(role, role)
+    return 200, {"permission": legacy, "role_name": role, "user": gh.user_json(login)}
 
 
 R = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
@@ -269,6 +340,10 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", r"/pulls/(?P<n>\d+)", get_pull),
         ("PUT", r"/pulls/(?P<n>\d+)/merge", merge_pull),
         ("POST", r"/issues/(?P<n>\d+)/comments", create_comment),
+        ("GET", r"/issues/(?P<n>\d+)/comments", list_issue_comments),
+        ("GET", r"/pulls/(?P<n>\d+)/reviews", list_reviews),
+        ("GET", r"/pulls/(?P<n>\d+)/comments", list_review_comments),
+        ("GET", r"/collaborators/(?P<login>[^/]+)/permission", get_permission),
     ]
 ]
 
@@ -312,6 +387,10 @@ def _handler(gh: Any) -> type[BaseHTTPRequestHandler]:
                     return answered
             elif auth not in (f"token {gh_token()}", f"Bearer {gh_token()}"):
                 return 401, {"message": "Bad credentials"}
+            if self.command == "GET" and path == "/user" and gh.app is None:
+                from fake_github import VIEWER
+
+                return 200, gh.user_json(VIEWER)  # GET /user: the token's own account
             for method, pattern, fn in ROUTES:
                 m = pattern.match(path)
                 if method == self.command and m:

@@ -43,6 +43,7 @@ async def test_read_only_over_stdio_sees_no_write_tool(repo: Path) -> None:
         "blame",
         "get_pull_request",
         "list_pull_requests",
+        "list_pull_request_feedback",
         "preview_patch",
     }
     assert not names & WRITE_TOOLS

@@ -60,8 +60,13 @@ async def run_investigation(
     ctx: RunContext | None = None,
     ref: str | None = None,
     finalize: bool = True,
+    followup: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Investigate ``issue_id``; always returns a RunResult carrying exactly one stop reason."""
+    """Investigate ``issue_id``; always returns a RunResult carrying exactly one stop reason.
+
+    ``followup``: a reviewer's request on the pull request already delivered (shown to the
+    model fenced as untrusted input, see ``prompts/task.j2``); ``ref`` is then its branch head.
+    """
     ctx = ctx or RunContext(policy, issue_id, model.name)
     ref = ref or policy.repository.ref or "HEAD"
     result = RunResult(
@@ -71,9 +76,9 @@ async def run_investigation(
         ctx.check_kill_switch()
         if pool is None:
             async with ServerPool({str(k): v for k, v in policy.servers.items()}) as own_pool:
-                await _with_pool(ctx, own_pool, model, result)
+                await _with_pool(ctx, own_pool, model, result, followup)
         else:
-            await _with_pool(ctx, pool, model, result)
+            await _with_pool(ctx, pool, model, result, followup)
     except StopRun as exc:
         result.stop_reason, result.message = exc.reason, exc.message
     except ServerError as exc:
@@ -104,7 +109,13 @@ def _finish(ctx: RunContext, result: RunResult) -> None:
     ctx.finish(result.stop_reason, result.summary, message=result.message)
 
 
-async def _with_pool(ctx: RunContext, pool: ServerPool, model: Model, result: RunResult) -> None:
+async def _with_pool(
+    ctx: RunContext,
+    pool: ServerPool,
+    model: Model,
+    result: RunResult,
+    followup: dict[str, Any] | None = None,
+) -> None:
     changes = pinning.check(ctx.conn, pool.tools)
     if changes:
         described = "; ".join(c.describe() for c in changes)
@@ -115,7 +126,8 @@ async def _with_pool(ctx: RunContext, pool: ServerPool, model: Model, result: Ru
     caller = ClientCaller(ctx, pool)
     sandbox = await create_sandbox(ctx, caller, result)
     try:
-        await _loop(ctx, Gateway(ctx, pool, sandbox.get("sandbox_id")), model, sandbox, result)
+        gateway = Gateway(ctx, pool, sandbox.get("sandbox_id"))
+        await _loop(ctx, gateway, model, sandbox, result, followup)
     finally:
         if sandbox.get("sandbox_id"):
             with anyio.CancelScope(shield=True):
@@ -142,7 +154,12 @@ def setup_note(redactor: Redactor, sandbox: dict[str, Any]) -> str | None:
 
 
 async def _loop(
-    ctx: RunContext, gateway: Gateway, model: Model, sandbox: dict[str, Any], result: RunResult
+    ctx: RunContext,
+    gateway: Gateway,
+    model: Model,
+    sandbox: dict[str, Any],
+    result: RunResult,
+    followup: dict[str, Any] | None = None,
 ) -> None:
     policy = ctx.policy
     tools = [*gateway.tool_specs(), FINISH]
@@ -162,6 +179,7 @@ async def _loop(
         repo=policy.repository.github_repo,
         toolchain=toolchain_hint(sandbox),
         setup_note=setup_note(ctx.redactor, sandbox),
+        followup=followup,
     )
     messages: list[Message] = [UserText(task)]
     while True:

@@ -317,6 +317,10 @@ class DeliveryPolicy(Section):
     """Prefix of the agent's branches (must match the github server's ``--branch-prefix``)."""
     auto_merge: AutoMergePolicy = Field(default_factory=AutoMergePolicy)
     """Rules that make a change low-risk enough to merge in trust phase 4."""
+    max_followups_per_pr: Annotated[int, Field(ge=0)] = 3
+    """Follow-up runs one pull request may get from review feedback; 0 disables follow-ups."""
+    followup_mention: str = Field(default="@nightfix", min_length=2, pattern=r"^\S+$")
+    """A comment mentioning this word (or a review requesting changes) asks for a follow-up."""
 
 
 ApprovalStep = Literal["open_pull_request", "merge"]

@@ -251,6 +251,7 @@ class Delivery:
             "branch": branch,
             "pr_number": pull["number"],
             "pr_url": pull.get("url"),
+            "head_commit": commit.get("commit"),
         }
         if not run.get("pr_opened_at"):
             fields["pr_opened_at"] = iso(now_utc())

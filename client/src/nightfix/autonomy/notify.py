@@ -19,9 +19,17 @@ from nightfix.redaction import Redactor
 
 log = logging.getLogger("nightfix.notify")
 
-Event = Literal["pull_request_opened", "awaiting_approval", "stopped", "reported", "merged"]
+Event = Literal[
+    "pull_request_opened",
+    "followup_committed",
+    "awaiting_approval",
+    "stopped",
+    "reported",
+    "merged",
+]
 TITLES: dict[str, str] = {
     "pull_request_opened": ":wrench: nightfix opened a pull request",
+    "followup_committed": ":wrench: nightfix added a follow-up commit to its pull request",
     "awaiting_approval": ":hourglass: nightfix waits for your approval",
     "stopped": ":octagonal_sign: nightfix stopped",
     "reported": ":memo: nightfix proposes a fix (report only)",

@@ -223,6 +223,8 @@ class RunPipeline:
             event, details = "reported", f"*Root cause:* {root}\n{_diff_block(run)}"
         elif outcome.status == "delivered" and outcome.pull_request:
             event = "merged" if outcome.merged else "pull_request_opened"
+            if run.get("followup_of") and not outcome.merged:
+                event = "followup_committed"
             fields["Pull request"] = str(outcome.pull_request.get("url"))
         await send(self.policy.notify, Notification(event, run_id, summary, fields, details))
 

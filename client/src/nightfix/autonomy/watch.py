@@ -3,11 +3,13 @@
 One poll (:meth:`Watcher.poll_once`):
 
 1. continue runs whose approval was answered (or timed out) since the last poll;
-2. ask the error server for candidate issues (retried a few times with jittered back-off; when
+2. look for review feedback on the pull requests it delivered and run the follow-ups it asks
+   for (:mod:`~nightfix.autonomy.followups`);
+3. ask the error server for candidate issues (retried a few times with jittered back-off; when
    it keeps failing, a back-off is *recorded* in the state and later polls skip it until it
    expires, so the watcher never hammers a failing server);
-3. decide each issue's criticality (every decision recorded with its reason);
-4. claim a run for each critical issue (idempotency, concurrency and daily limits checked in
+4. decide each issue's criticality (every decision recorded with its reason);
+5. claim a run for each critical issue (idempotency, concurrency and daily limits checked in
    one SQLite transaction) and run the claimed ones concurrently.
 
 SIGTERM/SIGINT stop the loop cleanly: no new poll or claim; runs in flight end ``interrupted``
@@ -27,6 +29,7 @@ from datetime import UTC, datetime
 
 from nightfix.autonomy import approvals, trigger
 from nightfix.autonomy.delivery import Outcome, branch_name
+from nightfix.autonomy.followups import FollowUps
 from nightfix.autonomy.listener import Listener, Serving, serve
 from nightfix.autonomy.push import PushInbox, PushLedger
 from nightfix.autonomy.runner import RunPipeline, Say
@@ -55,6 +58,8 @@ class PollReport:
     """Why parts of the poll did not happen (back-off, limits, shutdown)."""
     unavailable: list[str] = field(default_factory=list)
     """Servers that failed or are backing off, so the poll could not look for issues."""
+    feedback_ignored: list[str] = field(default_factory=list)
+    """Review feedback that started no follow-up run, each with its reason."""
 
 
 def jittered(base: float, failures: int, ceiling: float) -> float:
@@ -167,6 +172,7 @@ class Watcher:
         report = PollReport()
         pipeline = RunPipeline(self.policy, self.state, pool, self.say)
         await self.resume_answered(pipeline, report)
+        await self.follow_up(pipeline, report)
         decisions = await self.poll_errors(pool, report)
         if decisions is None:
             return report
@@ -282,6 +288,18 @@ class Watcher:
             report.skipped.append(f"issue {decision.issue_id}: {why}")
             self.say(f"issue {decision.issue_id}: no new run — {why}")
         return bool(pulls)
+
+    async def follow_up(self, pipeline: RunPipeline, report: PollReport) -> None:
+        """Review feedback on delivered pull requests → follow-up runs (see ``followups``)."""
+        if self.backing_off("github") or self.backing_off("sandbox"):
+            return
+        followups = FollowUps(pipeline, self.make_model)
+        await followups.check()
+        report.feedback_ignored.extend(followups.ignored)
+        for run_id, outcome in followups.outcomes.items():
+            report.started.append(run_id)
+            report.outcomes[run_id] = outcome
+            self.note_run_servers(outcome)
 
     async def resume_answered(self, pipeline: RunPipeline, report: PollReport) -> None:
         timeout = self.policy.approvals.timeout_minutes

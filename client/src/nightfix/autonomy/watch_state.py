@@ -105,6 +105,35 @@ MIGRATIONS: list[state.Migration] = [
         """,
     ),
     ("103_watch_runs_tree", "ALTER TABLE watch_runs ADD COLUMN tree TEXT"),
+    (
+        "104_followups",
+        """
+        ALTER TABLE watch_runs ADD COLUMN followup_of TEXT;
+        ALTER TABLE watch_runs ADD COLUMN feedback_id TEXT;
+        ALTER TABLE watch_runs ADD COLUMN head_commit TEXT;
+        ALTER TABLE watch_runs ADD COLUMN increment TEXT;
+        CREATE TABLE followups (
+            pr_number INTEGER NOT NULL,
+            feedback_id TEXT NOT NULL,
+            origin_run_id TEXT NOT NULL,
+            author TEXT,
+            kind TEXT,
+            created_at TEXT,
+            decision TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            run_id TEXT,
+            reply_id TEXT,
+            decided_at TEXT NOT NULL,
+            PRIMARY KEY (pr_number, feedback_id)
+        );
+        CREATE TABLE followup_replies (
+            comment_id TEXT PRIMARY KEY,
+            pr_number INTEGER NOT NULL,
+            run_id TEXT,
+            posted_at TEXT NOT NULL
+        )
+        """,
+    ),
 ]
 
 ACTIVE = ("running", "awaiting_approval", "approved", "delivering")

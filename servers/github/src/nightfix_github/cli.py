@@ -53,6 +53,7 @@ def main(log_level: str) -> None:
     nightfix-github serve --local PATH        a git repository on disk (no account needed)
     nightfix-github serve --repo OWNER/NAME   GitHub (token from GITHUB_TOKEN)
     nightfix-github pulls list --local PATH   the pull requests the agent opened locally
+    nightfix-github local comment N BODY ...  comment on one as a person (local forge)
 
     Exit codes: 0 success, 1 domain error (one line on stderr), 2 usage error.
     """
@@ -310,3 +311,97 @@ def pulls_show(number: int, path: Path, diff: bool, as_json: bool) -> None:
             "diff", "--no-color", f"refs/heads/{record['base']}...refs/heads/{record['head']}", "--"
         )
         click.echo("\n" + out.decode(errors="replace"))
+
+
+@main.group("local")
+def local_forge() -> None:
+    """Act as a person on a local repository (`serve --local`): comment on the agent's pull
+    requests, and say who has which permission (unknown people have none)."""
+
+
+@local_forge.command("comment")
+@click.argument("number", type=click.IntRange(1))
+@click.argument("body")
+@click.option("--local", "path", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--author", required=True, help="Who writes it (see `local collaborator add`).")
+@click.option(
+    "--request-changes", is_flag=True, help="A review that requests changes (else a comment)."
+)
+@click.option("--approve", is_flag=True, help="A review that approves (else a comment).")
+@click.option("--file", "file_path", default=None, help="A comment on a line of this file...")
+@click.option("--line", type=click.IntRange(1), default=None, help="...at this line.")
+def local_comment(
+    number: int,
+    body: str,
+    path: Path,
+    author: str,
+    request_changes: bool,
+    approve: bool,
+    file_path: str | None,
+    line: int | None,
+) -> None:
+    """Add a comment, a review or a line comment by AUTHOR to pull request NUMBER.
+
+    \b
+    Examples:
+      nightfix-github local comment 1 '@nightfix please also log it' --local . --author alice
+      nightfix-github local comment 1 'the retry is wrong' --local . --author bob --request-changes
+    """
+    from .backends.local import LocalBackend
+
+    if request_changes and approve:
+        raise click.UsageError("give --request-changes or --approve, not both")
+    if (file_path is None) != (line is None):
+        raise click.UsageError("a line comment needs both --file and --line")
+    backend = LocalBackend(path, Boundary(read_only=True))
+    if file_path is not None:
+        item = backend.pulls.add_feedback(
+            number, author, body, "line_comment", path=file_path, line=line
+        )
+        kind = "line"
+    elif request_changes or approve:
+        state = "CHANGES_REQUESTED" if request_changes else "APPROVED"
+        item = backend.pulls.add_feedback(number, author, body, "review", state=state)
+        kind = "review"
+    else:
+        item = backend.pulls.add_feedback(number, author, body)
+        kind = "comment"
+    click.echo(f"{kind}-{item['id']} on #{number} by {author}")
+
+
+@local_forge.group("collaborator")
+def collaborator() -> None:
+    """Who has which permission on a local repository."""
+
+
+@collaborator.command("add")
+@click.argument("name")
+@click.option("--local", "path", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--permission",
+    required=True,
+    type=click.Choice(["admin", "maintain", "write", "triage", "read", "none"]),
+    help="Their role on the repository, as GitHub names it.",
+)
+def collaborator_add(name: str, path: Path, permission: str) -> None:
+    """Give NAME a permission on the local repository (replaces an earlier one)."""
+    from .backends.local import LocalBackend
+    from .security import permission_level
+
+    LocalBackend(path, Boundary(read_only=True)).collaborators.set(
+        name, permission_level(permission)
+    )
+    click.echo(f"{name}: {permission}")
+
+
+@collaborator.command("list")
+@click.option("--local", "path", required=True, type=click.Path(file_okay=False, path_type=Path))
+def collaborator_list(path: Path) -> None:
+    """One line per person: name and permission."""
+    from .backends.local import LocalBackend
+
+    people = LocalBackend(path, Boundary(read_only=True)).collaborators.all()
+    if not people:
+        click.echo("no collaborators (everyone has permission none)", err=True)
+    for name, permission in sorted(people.items()):
+        click.echo(f"{name}\t{permission}")

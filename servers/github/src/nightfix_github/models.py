@@ -143,6 +143,34 @@ class PullRequest(_Model):
     created: bool = False
 
 
+Permission = Literal["admin", "maintain", "write", "triage", "read", "none"]
+"""A person's role on the repository, highest first; `none` also for an unknown person."""
+
+
+class Feedback(_Model):
+    """One piece of review feedback on a pull request: a review, a comment, a line comment."""
+
+    id: str = Field(description="Stable id: `review-N`, `comment-N` or `line-N`.")
+    kind: Literal["review", "comment", "line_comment"]
+    state: str | None = Field(
+        default=None,
+        description="A review's state (APPROVED, CHANGES_REQUESTED, COMMENTED, ...); else null.",
+    )
+    author: str = Field(description="The author's login.")
+    permission: Permission = Field(description="The author's permission on the repository.")
+    by_agent: bool = Field(description="Written with the server's own credentials (nightfix).")
+    body: str = Field(description="Untrusted text written by the author (cleaned of hidden text).")
+    created_at: str
+    path: str | None = Field(default=None, description="A line comment's file.")
+    line: int | None = Field(default=None, description="A line comment's line.")
+
+
+class FeedbackList(_Model):
+    number: int
+    head: str
+    feedback: list[Feedback] = Field(description="Oldest first.")
+
+
 class PullRequestList(_Model):
     pull_requests: list[PullRequest]
 

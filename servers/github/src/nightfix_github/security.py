@@ -15,7 +15,7 @@ import pathspec
 
 from .config import Boundary, glob_problem
 from .errors import InvalidInputError, RefusedError
-from .models import PullRequest
+from .models import Permission, PullRequest
 from .untrusted import clean_text
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -144,6 +144,22 @@ def check_pull_ours(pull: PullRequest, repo: str, boundary: Boundary, default_br
     check_pull_head_repo(pull.head_repo, repo)
     check_branch_writable(pull.head, boundary, default_branch)
     check_pull_base(pull.base, boundary, default_branch)
+
+
+PERMISSIONS: tuple[Permission, ...] = ("admin", "maintain", "write", "triage", "read", "none")
+
+
+def permission_level(raw: str | None) -> Permission:
+    """A person's permission as one of `PERMISSIONS`; anything unknown is `none` (fail closed).
+
+    GitHub's legacy answer names `maintain` as `write` and `triage` as `read`, and a custom role
+    may come back under another name: only the names listed here count as what they say.
+    """
+    value = (raw or "").strip().casefold()
+    for level in PERMISSIONS:
+        if value == level:
+            return level
+    return "none"
 
 
 def check_path_safe(path: str, *, allow_root: bool = False) -> str:

@@ -15,6 +15,7 @@ from .models import (
     CommitList,
     CommitResult,
     DirectoryListing,
+    FeedbackList,
     FileChange,
     FileContent,
     MergeResult,
@@ -172,6 +173,25 @@ class RepoService:
         if head is not None:
             security.check_ref_safe(head)
         return PullRequestList(pull_requests=[_clean_pull(p) for p in b.list_pulls(state, head)])
+
+    def list_pull_request_feedback(self, repo: str | None, number: int) -> FeedbackList:
+        """Feedback on one of the agent's own pull requests (`check_pull_ours`): reviews,
+        comments and line comments with their authors' permissions, every text cleaned."""
+        b = self.backend(repo)
+        pull = b.get_pull(number)
+        security.check_pull_ours(pull, b.name, self.boundary, b.default_branch())
+        items = [
+            f.model_copy(
+                update={
+                    "author": clean(f.author),
+                    "body": clean(f.body),
+                    "state": clean(f.state) if f.state is not None else None,
+                    "path": clean(f.path) if f.path is not None else None,
+                }
+            )
+            for f in b.list_feedback(number)
+        ]
+        return FeedbackList(number=number, head=clean(pull.head), feedback=items)
 
     # -- writes -----------------------------------------------------------------------------
     def create_branch(self, repo: str | None, name: str, from_ref: str) -> BranchResult:

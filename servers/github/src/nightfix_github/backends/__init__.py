@@ -8,6 +8,7 @@ from ..models import (
     Comment,
     CommitSummary,
     DirEntry,
+    Feedback,
     FileChange,
     MergeResult,
     PatchPreview,
@@ -64,6 +65,11 @@ class RepoBackend(Protocol):
         self, branch: str, base: str, title: str, body: str, draft: bool
     ) -> PullRequest: ...
     def comment(self, number: int, body: str) -> Comment: ...
+    def list_feedback(self, number: int) -> list[Feedback]:
+        """Reviews, comments and line comments, oldest first, each with its author's
+        permission on the repository (raw text: the service cleans it)."""
+        ...
+
     def merge_pull(self, number: int) -> MergeResult: ...
 
 

@@ -22,6 +22,7 @@ from ..models import (
     Comment,
     CommitSummary,
     DirEntry,
+    Feedback,
     FileChange,
     MergeResult,
     PatchPreview,
@@ -30,6 +31,7 @@ from ..models import (
     SearchResult,
 )
 from . import CommitNode, branch_already_there
+from .github_feedback import FeedbackReader
 from .github_patch import GitHubPatcher
 
 SEARCH_MAX_FILES = 200
@@ -73,6 +75,7 @@ class GitHubBackend:
             raise _fail(exc, f"repository {name}") from None
         self.owner = name.split("/", 1)[0]
         self.patcher = GitHubPatcher(self.repo, boundary)
+        self.feedback = FeedbackReader(client, self.repo, is_app=app_permissions is not None)
 
     @classmethod
     def connect(
@@ -373,6 +376,13 @@ class GitHubBackend:
         except GithubException as exc:
             raise _fail(exc, f"comment on #{number}") from None
         return Comment(id=c.id, body=c.body, created_at=c.created_at.isoformat())
+
+    def list_feedback(self, number: int) -> list[Feedback]:
+        """Reviews, issue comments and review (line) comments of pull request `number`."""
+        try:
+            return self.feedback.of(self.repo.get_pull(number))
+        except GithubException as exc:
+            raise _fail(exc, f"feedback on #{number}") from None
 
     def merge_pull(self, number: int) -> MergeResult:
         try:

@@ -16,6 +16,7 @@ from ..models import (
     Comment,
     CommitSummary,
     DirEntry,
+    Feedback,
     FileChange,
     MergeResult,
     PatchedFile,
@@ -26,7 +27,7 @@ from ..models import (
 )
 from . import CommitNode, branch_already_there
 from .gitcli import CatFile, Git
-from .local_pulls import PullStore
+from .local_pulls import PermissionLookup, PullStore
 
 ZERO = "0" * 40
 _TYPES = {"040000": "dir", "120000": "symlink", "160000": "submodule"}
@@ -57,6 +58,7 @@ class LocalBackend:
         self.boundary = boundary
         self._default = default_branch
         self.pulls = PullStore(self.git_dir / "nightfix", self.path, self.name)
+        self.collaborators = PermissionLookup(self.git_dir / "nightfix")
         self.cat = CatFile(self.git)
 
     def close(self) -> None:
@@ -400,6 +402,9 @@ class LocalBackend:
 
     def comment(self, number: int, body: str) -> Comment:
         return self.pulls.comment(number, body)
+
+    def list_feedback(self, number: int) -> list[Feedback]:
+        return self.pulls.feedback(number, self.collaborators)
 
     def merge_pull(self, number: int) -> MergeResult:
         pull = self.pulls.get(number)  # read again here: the base may have changed since

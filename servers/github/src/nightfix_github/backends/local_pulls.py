@@ -4,6 +4,7 @@
 record is written to a temporary file and renamed into place, so readers never see half a file.
 """
 
+import builtins
 import fcntl
 import json
 import os
@@ -13,12 +14,50 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFoundError
-from ..models import Comment, PullRequest
+from .. import security
+from ..errors import InvalidInputError, NotFoundError
+from ..models import Comment, Feedback, Permission, PullRequest
+
+AGENT = "nightfix"
+"""The author of the comments the server itself writes (the local forge has no accounts)."""
+KINDS = {"comment": "comments", "review": "reviews", "line_comment": "line_comments"}
+"""Each kind of feedback and the list of the pull-request record that holds it."""
+ID_PREFIX = {"comment": "comment", "review": "review", "line_comment": "line"}
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PermissionLookup:
+    """Who may do what in a local repository: `<git-dir>/nightfix/collaborators.json`.
+
+    Written by `nightfix-github local collaborator add`; a person not listed has `none`.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.file = root / "collaborators.json"
+
+    def all(self) -> dict[str, str]:
+        if not self.file.is_file():
+            return {}
+        data = json.loads(self.file.read_text())
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def set(self, name: str, permission: Permission) -> None:
+        if not name.strip() or name == AGENT:
+            raise InvalidInputError(f"give a person's name (not {AGENT!r}, the agent's own)")
+        people = self.all()
+        people[name] = permission
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.file.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(people, indent=2, sort_keys=True))
+        tmp.replace(self.file)
+
+    def __call__(self, name: str) -> Permission:
+        if name == AGENT:
+            return "none"  # the agent's own comments never count as a reviewer's
+        return security.permission_level(self.all().get(name))
 
 
 class PullStore:
@@ -109,10 +148,68 @@ class PullStore:
     def comment(self, number: int, body: str) -> Comment:
         with self._locked():
             record = self._load(number)
-            comment = {"id": len(record["comments"]) + 1, "body": body, "created_at": _now()}
+            comment: dict[str, Any] = {
+                "id": len(record["comments"]) + 1,
+                "author": AGENT,
+                "body": body,
+                "created_at": _now(),
+            }
             record["comments"].append(comment)
             self._save(record)
-            return Comment.model_validate(comment)
+            return Comment(id=comment["id"], body=body, created_at=comment["created_at"])
+
+    def add_feedback(
+        self,
+        number: int,
+        author: str,
+        body: str,
+        kind: str = "comment",
+        state: str | None = None,
+        path: str | None = None,
+        line: int | None = None,
+    ) -> dict[str, Any]:
+        """A person's comment, review or line comment (`nightfix-github local comment`)."""
+        if not author.strip() or author == AGENT:
+            raise InvalidInputError(f"give the author's name (not {AGENT!r}, the agent's own)")
+        with self._locked():
+            record = self._load(number)
+            items = record.setdefault(KINDS[kind], [])
+            item: dict[str, Any] = {
+                "id": len(items) + 1,
+                "author": author,
+                "body": body,
+                "created_at": _now(),
+            }
+            if state is not None:
+                item["state"] = state
+            if path is not None:
+                item.update(path=path, line=line)
+            items.append(item)
+            self._save(record)
+            return item
+
+    def feedback(self, number: int, permission_of: PermissionLookup) -> builtins.list[Feedback]:
+        """Every comment, review and line comment of pull request `number`, oldest first."""
+        record = self._load(number)
+        out: builtins.list[Feedback] = []
+        for kind, key in KINDS.items():
+            for item in record.get(key, []):
+                author = str(item.get("author") or AGENT)  # records before authors: the agent's
+                out.append(
+                    Feedback(
+                        id=f"{ID_PREFIX[kind]}-{item['id']}",
+                        kind=kind,  # type: ignore[arg-type]
+                        state=item.get("state"),
+                        author=author,
+                        permission=permission_of(author),
+                        by_agent=author == AGENT,
+                        body=str(item.get("body") or ""),
+                        created_at=str(item["created_at"]),
+                        path=item.get("path"),
+                        line=item.get("line"),
+                    )
+                )
+        return sorted(out, key=lambda f: (f.created_at, f.kind, f.id))
 
     def mark_merged(self, number: int, commit: str) -> None:
         with self._locked():
