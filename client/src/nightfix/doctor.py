@@ -4,9 +4,9 @@ One :class:`Check` per thing that must work before the first incident: the polic
 the kill switch is off; each configured server starts (real MCP, as a run starts it) and
 offers the tools the policy allows; the repository can be read and its credentials may push
 an agent branch (asked of the server, which judges without writing); the errors backend
-answers; Docker answers with the sandbox's runtime registered and its image present; the push
-listener (``trigger.listen``) answers. Nothing
-is written anywhere: no branch, no sandbox, no run.
+answers, and so does its collector (``trigger.collector_url``); Docker answers with the
+sandbox's runtime registered and its image present; the push listener (``trigger.listen``)
+answers. Nothing is written anywhere: no branch, no sandbox, no run.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from nightfix.doctor_collector import check_collector
 from nightfix.doctor_docker import sandbox_checks
 from nightfix.doctor_webhook import check_webhook
 from nightfix.errors import NightfixError
@@ -53,6 +54,7 @@ async def diagnose(policy_path: Path) -> list[Check]:
     )
     for found in per_server:
         checks += found
+    checks.append(Check(**await asyncio.to_thread(check_collector, policy)))
     if "sandbox" in policy.servers:
         checks += sandbox_checks(policy.servers["sandbox"])
     checks.append(Check(**await asyncio.to_thread(check_webhook, policy)))
