@@ -5,7 +5,8 @@
 #   3. gVisor (`runsc`, Debian's package) registered as the Docker runtime `runsc`, merged
 #      into an existing /etc/docker/daemon.json (never clobbering it), dockerd reloaded
 #      with SIGHUP; the sandbox's second wall (`nightfix-sandbox serve --runtime runsc`);
-#   4. the sandbox base image (built offline with `nightfix-sandbox image build --offline`).
+#   4. the sandbox base image (built offline with `nightfix-sandbox image build --offline`);
+#   5. docker-compose 1.29 from Debian's packages (tests/deploy starts deploy/compose.yaml).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,5 +76,15 @@ fi
 
 if [ -x .venv/bin/nightfix-sandbox ]; then
     .venv/bin/nightfix-sandbox image build --offline --if-missing
+fi
+if ! command -v docker-compose >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ]; then
+        log "docker-compose is missing and this is not root: apt-get install docker-compose"
+        exit 1
+    fi
+    log "installing docker-compose from Debian's packages (deploy/compose.yaml's tests)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq docker-compose >/dev/null \
+        || { apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; }
 fi
 log "docker ready"
