@@ -2,9 +2,10 @@
 
 The image is built by scripts/build-image.sh (offline, as `make image` does); the stand-in
 world is a local git repository (the `local` forge backend) mounted by tests/deploy/override.yaml,
-the collector service as the errors backend, and a sandbox image tagged for this test. Doctor
+the collector service as the errors backend, and a sandbox image built for this test. Doctor
 runs inside the watch container, as an operator would run it (`docker-compose exec`). Then one
-part at a time is broken and doctor must fail naming that part and what to do.
+part at a time is broken and doctor must fail naming that part and what to do. A real sandbox
+is created, used and destroyed through the sandbox service, as watch would.
 """
 
 from __future__ import annotations
@@ -38,9 +39,7 @@ servers:
   github:
     command: [nightfix-github, serve, --local, /srv/repo, --branch-prefix, nightfix/]
   sandbox:
-    command: [nightfix-sandbox, serve, --pool-size, "0", --source, app=/srv/repo,
-              --image, "%(sandbox_image)s"]
-    inherit_env: [DOCKER_HOST]
+    url: http://sandbox:8765/mcp
 repository:
   sandbox_source: app
 tools:
@@ -52,10 +51,29 @@ kill_switch:
   file: /var/lib/nightfix/STOP
 """
 
-ENV = """\
+SECRET = "compose-test-webhook-secret"
+WATCH_ENV = f"""\
 # stand-in values for the compose test: no real secret
 ANTHROPIC_API_KEY=not-used-by-this-test
-NIGHTFIX_WEBHOOK_SECRET=compose-test-webhook-secret
+NIGHTFIX_WEBHOOK_SECRET={SECRET}
+"""
+
+# Run inside the watch container: what a run does with a sandbox, through the sandbox service.
+SANDBOX_PROBE = """
+import asyncio
+from fastmcp import Client
+
+async def main():
+    async with Client("http://sandbox:8765/mcp") as client:
+        made = (await client.call_tool("create_sandbox", {"source": "app"})).structured_content
+        sid = made["sandbox_id"]
+        ran = await client.call_tool(
+            "exec", {"sandbox_id": sid, "command": "python3 app.py; id -u"}
+        )
+        await client.call_tool("destroy_sandbox", {"sandbox_id": sid})
+        print(ran.structured_content["exit_code"], *ran.structured_content["stdout"].split())
+
+asyncio.run(main())
 """
 
 
@@ -76,7 +94,7 @@ def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[st
 
 def make_repo(path: Path) -> None:
     path.mkdir()
-    (path / "app.py").write_text("def add(a, b):\n    return a + b\n")
+    (path / "app.py").write_text("print(6 * 7)\n")
     git = ["git", "-C", str(path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
     ok(run([*git, "init", "-q", "-b", "main"]))
     ok(run([*git, "add", "."]))
@@ -89,19 +107,25 @@ class Deployment:
 
     def __init__(self, tmp: Path) -> None:
         self.collector_port, self.watch_port = free_port(), free_port()
-        (tmp / "policy.yaml").write_text(POLICY % {"sandbox_image": SANDBOX_IMAGE})
-        (tmp / "nightfix.env").write_text(ENV)
+        (tmp / "policy.yaml").write_text(POLICY)
+        (tmp / "nightfix.env").write_text(WATCH_ENV)
+        (tmp / "collector.env").write_text(f"NIGHTFIX_WEBHOOK_SECRET={SECRET}\n")
+        (tmp / "gitconfig").write_text(
+            "[safe]\n\tdirectory = /srv/repo\n\tdirectory = /srv/repo/.git\n"
+        )
         make_repo(tmp / "repo")
-        socket_gid = os.stat("/var/run/docker.sock").st_gid
         self.env = {
             **os.environ,
             "NIGHTFIX_IMAGE": IMAGE,
             "NIGHTFIX_ENV_FILE": str(tmp / "nightfix.env"),
+            "NIGHTFIX_COLLECTOR_ENV_FILE": str(tmp / "collector.env"),
             "NIGHTFIX_POLICY_FILE": str(tmp / "policy.yaml"),
             "NIGHTFIX_COLLECTOR_PORT": str(self.collector_port),
             "NIGHTFIX_WATCH_PORT": str(self.watch_port),
-            "DOCKER_GID": str(socket_gid),
+            "NIGHTFIX_SANDBOX_SOURCE": "/srv/repo",
+            "NIGHTFIX_SANDBOX_IMAGE": SANDBOX_IMAGE,
             "NF_DEP_REPO": str(tmp / "repo"),
+            "NF_DEP_GITCONFIG": str(tmp / "gitconfig"),
         }
 
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -112,6 +136,24 @@ class Deployment:
             str(ROOT / "tests/deploy/override.yaml"),
         ]
         return run(["docker-compose", "-p", PROJECT, *files, *args], env=self.env)
+
+    def exec_watch(self, *argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        files = [
+            "-f",
+            str(ROOT / "deploy/compose.yaml"),
+            "-f",
+            str(ROOT / "tests/deploy/override.yaml"),
+        ]
+        argv_all = ["docker-compose", "-p", PROJECT, *files, "exec", "-T", "watch", *argv]
+        return subprocess.run(
+            argv_all,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=600,
+            check=False,
+        )
 
     def doctor(self) -> tuple[int, dict[str, Any]]:
         proc = self.compose("exec", "-T", "watch", "nightfix", "doctor", "--json")
@@ -167,7 +209,7 @@ def test_compose_config_is_valid_for_docker_compose_1_29(deployment: Deployment)
         f"CI must test with Debian's docker-compose 1.29, got {version}"
     )
     config = ok(deployment.compose("config", "--services")).stdout.split()
-    assert sorted(config) == ["collector", "watch"]
+    assert sorted(config) == ["collector", "sandbox", "watch"]
 
 
 def test_doctor_passes_against_the_running_services(deployment: Deployment) -> None:
@@ -182,18 +224,61 @@ def test_doctor_passes_against_the_running_services(deployment: Deployment) -> N
         "repository",
         "errors backend",
         "collector",
-        "docker",
-        "sandbox image",
         "webhook",
     ):
         assert checks[name]["status"] == "ok", (name, checks[name])
     assert "http://collector:9000" in checks["collector"]["detail"]
+    # Docker is the sandbox service's business: doctor in watch says so instead of guessing.
+    assert checks["docker"]["status"] == "skip" and "remote" in checks["docker"]["detail"]
 
 
-def test_services_run_unprivileged(deployment: Deployment) -> None:
+def test_a_sandbox_runs_through_the_sandbox_service(deployment: Deployment) -> None:
+    proc = deployment.exec_watch("python3", "-", stdin=SANDBOX_PROBE)
+    assert proc.returncode == 0, proc.stderr
+    exit_code, printed, uid = proc.stdout.split()
+    assert (exit_code, printed, uid) == ("0", "42", "1000")  # the sandbox user, not root
+
+
+def test_sandbox_service_taking_live_sandboxes_for_orphans_is_refused(
+    deployment: Deployment,
+) -> None:
+    """The sandbox server removes sandboxes whose owner PID is gone; it must see host PIDs, or
+    it would remove every other server's live sandboxes (and they its own)."""
+    inside = ok(deployment.compose("exec", "-T", "sandbox", "readlink", "/proc/self/ns/pid"))
+    assert inside.stdout.strip() == os.readlink("/proc/self/ns/pid")
+
+
+def test_watch_and_collector_run_unprivileged(deployment: Deployment) -> None:
     for service in ("collector", "watch"):
         uid = ok(deployment.compose("exec", "-T", service, "id", "-u")).stdout.strip()
         assert uid == str(IMAGE_UID), f"{service} runs as uid {uid}"
+
+
+def test_docker_socket_is_out_of_reach_of_watch_and_collector_is_refused(
+    deployment: Deployment,
+) -> None:
+    for service in ("collector", "watch"):
+        found = deployment.compose("exec", "-T", service, "test", "-e", "/var/run/docker.sock")
+        assert found.returncode == 1, f"{service} has the Docker socket"
+
+
+def test_collector_reaching_the_sandbox_server_is_refused(deployment: Deployment) -> None:
+    """The collector parses what the internet sends; it must not be able to drive sandboxes."""
+    probe = (
+        "import urllib.request, sys\n"
+        "try:\n"
+        "    urllib.request.urlopen('http://sandbox:8765/mcp', timeout=5)\n"
+        "except urllib.error.HTTPError:\n"
+        "    sys.exit(3)  # it answered\n"
+        "except OSError as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+        "    sys.exit(0)\n"
+        "sys.exit(3)\n"
+    )
+    from_collector = deployment.compose("exec", "-T", "collector", "python3", "-c", probe)
+    assert from_collector.returncode == 0, from_collector.stdout + from_collector.stderr
+    from_watch = deployment.exec_watch("python3", "-c", probe)
+    assert from_watch.returncode == 3, "watch should reach the sandbox server (control case)"
 
 
 def test_doctor_names_a_stopped_collector_and_how_to_start_it(deployment: Deployment) -> None:
@@ -210,13 +295,16 @@ def test_doctor_names_a_stopped_collector_and_how_to_start_it(deployment: Deploy
     assert "start the collector" in failed["collector"]["fix"]
 
 
-def test_doctor_names_a_missing_sandbox_image_and_how_to_build_it(deployment: Deployment) -> None:
-    ok(run(["docker", "image", "rm", SANDBOX_IMAGE]))
-    code, report = deployment.doctor()
+def test_doctor_names_a_stopped_sandbox_service_and_how_to_start_it(
+    deployment: Deployment,
+) -> None:
+    ok(deployment.compose("stop", "sandbox"))
+    try:
+        code, report = deployment.doctor()
+    finally:
+        ok(deployment.compose("start", "sandbox"))
     failed = {name: c for name, c in by_name(report).items() if c["status"] == "FAIL"}
     assert code == 1
-    # The sandbox server itself refuses to start without its image; both lines say which.
-    assert sorted(failed) == ["sandbox image", "server sandbox"], failed
-    assert SANDBOX_IMAGE in failed["server sandbox"]["detail"], failed["server sandbox"]
-    assert f"the sandbox image {SANDBOX_IMAGE} does not exist" in failed["sandbox image"]["detail"]
-    assert "nightfix-sandbox image build" in failed["sandbox image"]["fix"]
+    assert list(failed) == ["server sandbox"], failed
+    assert "http://sandbox:8765/mcp" in failed["server sandbox"]["detail"]
+    assert "start the server at http://sandbox:8765/mcp" in failed["server sandbox"]["fix"]

@@ -15,9 +15,9 @@ DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ASSIGNMENT = re.compile(r"^#?([A-Z][A-Z0-9_]*)=(.*)$")
 
 
-def example_variables() -> dict[str, str]:
+def example_variables(name: str = "nightfix.env.example") -> dict[str, str]:
     found = {}
-    for line in (DEPLOY / "nightfix.env.example").read_text().splitlines():
+    for line in (DEPLOY / name).read_text().splitlines():
         match = ASSIGNMENT.match(line)
         if match:
             found[match.group(1)] = match.group(2)
@@ -32,6 +32,12 @@ def test_the_deploy_policy_validates(monkeypatch: pytest.MonkeyPatch) -> None:
     assert policy.trigger.listen == "0.0.0.0:8787"
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     assert compose["services"]["watch"]["command"][-1] == policy.trigger.listen
+    assert policy.servers["sandbox"].url == "http://sandbox:8765/mcp"
+    assert "--port 8765" in compose["services"]["sandbox"]["command"][-1]
+
+
+def test_the_collector_env_file_holds_only_the_webhook_secret() -> None:
+    assert list(example_variables("collector.env.example")) == ["NIGHTFIX_WEBHOOK_SECRET"]
 
 
 def test_every_variable_the_policy_uses_is_in_the_example_env_file() -> None:
@@ -40,8 +46,9 @@ def test_every_variable_the_policy_uses_is_in_the_example_env_file() -> None:
     assert used <= set(example_variables()), used - set(example_variables())
 
 
-def test_every_example_variable_is_commented_and_no_secret_has_a_value() -> None:
-    lines = (DEPLOY / "nightfix.env.example").read_text().splitlines()
+@pytest.mark.parametrize("name", ["nightfix.env.example", "collector.env.example"])
+def test_every_example_variable_is_commented_and_no_secret_has_a_value(name: str) -> None:
+    lines = (DEPLOY / name).read_text().splitlines()
     for i, line in enumerate(lines):
         match = ASSIGNMENT.match(line)
         if not match:

@@ -106,10 +106,23 @@ async def check_server(name: str, spec: ServerSpec, policy: Policy) -> list[Chec
                 Check(
                     name=f"server {name}",
                     status="FAIL",
-                    detail=_plain(str(exc), name) + _last_line(errlog),
-                    fix=f"fix servers.{name} in the policy (its command, flags and environment)",
+                    detail=_where(spec) + _plain(str(exc), name) + _last_line(errlog),
+                    fix=_server_fix(name, spec),
                 )
             ]
+
+
+def _where(spec: ServerSpec) -> str:
+    return f"cannot reach {spec.url}: " if spec.url is not None else ""
+
+
+def _server_fix(name: str, spec: ServerSpec) -> str:
+    if spec.url is not None:  # a running service, not a subprocess doctor starts
+        return (
+            f"start the server at {spec.url} (in deploy/compose.yaml: `docker-compose -f "
+            f"deploy/compose.yaml up -d {name}`), or correct servers.{name}.url"
+        )
+    return f"fix servers.{name} in the policy (its command, flags and environment)"
 
 
 def _plain(message: str, name: str) -> str:
