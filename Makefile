@@ -5,6 +5,7 @@
 #   make test   the whole test suite (installs first, brings up Docker and the SDK test tools)
 #   make bench  the benchmark scripts under benchmarks/, with their peers
 #   make lint   ruff + mypy
+#   make image  the nightfix container image, built offline (scripts/build-image.sh --help)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.installed
 DISTS  := servers/error_tracking servers/github servers/sandbox client
 SOURCES := $(foreach d,$(DISTS),$(d)/pyproject.toml) pyproject.toml
 
-.PHONY: install test demo bench lint docker sdk-tools clean
+.PHONY: install test demo bench lint docker sdk-tools image clean
 
 install: $(STAMP)
 
@@ -25,6 +26,9 @@ $(STAMP): $(SOURCES)
 
 docker: install
 	bash scripts/ensure-docker.sh
+
+image: install docker
+	bash scripts/build-image.sh $(if $(TAG),--tag $(TAG))
 
 sdk-tools:
 	bash scripts/ensure-sdk-tools.sh

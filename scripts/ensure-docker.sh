@@ -5,7 +5,9 @@
 #   3. gVisor (`runsc`, Debian's package) registered as the Docker runtime `runsc`, merged
 #      into an existing /etc/docker/daemon.json (never clobbering it), dockerd reloaded
 #      with SIGHUP; the sandbox's second wall (`nightfix-sandbox serve --runtime runsc`);
-#   4. the sandbox base image (built offline with `nightfix-sandbox image build --offline`).
+#   4. the sandbox base image (built offline with `nightfix-sandbox image build --offline`);
+#   5. docker-compose 1.29 and systemd-analyze from Debian's packages (tests/deploy starts
+#      deploy/compose.yaml and verifies deploy/systemd).
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,5 +77,18 @@ fi
 
 if [ -x .venv/bin/nightfix-sandbox ]; then
     .venv/bin/nightfix-sandbox image build --offline --if-missing
+fi
+deploy_tools=()
+command -v docker-compose >/dev/null 2>&1 || deploy_tools+=(docker-compose)
+command -v systemd-analyze >/dev/null 2>&1 || deploy_tools+=(systemd)
+if [ ${#deploy_tools[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        log "${deploy_tools[*]} missing and this is not root: apt-get install ${deploy_tools[*]}"
+        exit 1
+    fi
+    log "installing ${deploy_tools[*]} from Debian's packages (tests/deploy needs them)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq "${deploy_tools[@]}" >/dev/null \
+        || { apt-get update -qq && apt-get install -y -qq "${deploy_tools[@]}" >/dev/null; }
 fi
 log "docker ready"

@@ -63,7 +63,7 @@ def test_group_readable_private_key_is_a_warning(repo: Path, tmp_path: Path) -> 
         args = ["serve", "--repo", "acme/shop", "--app-id", str(APP_ID)]
         out = run_cli([*args, "--private-key-file", str(key_file), "--api-url", fake.base_url])
     assert out.returncode == 0, out.stderr  # started, then stdin closed
-    assert "level=WARNING" in out.stderr and "readable by its group" in out.stderr
+    assert '"level": "warning"' in out.stderr and "readable by its group" in out.stderr
 
 
 def test_token_over_plain_http_is_refused() -> None:

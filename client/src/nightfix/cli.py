@@ -74,15 +74,15 @@ policy_option = click.option(
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Debug logs (JSON lines on stderr).")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logs (stderr).")
 @click.version_option(package_name="nightfix")
 def main(verbose: bool) -> None:
     """nightfix: an agent that fixes production bugs inside a sandbox, under a policy.
 
     It starts the MCP servers named in the policy (errors, github, sandbox), shows a model only
     the tools the policy allows, bounds every run by budgets and a kill switch, and records
-    everything in a keyed, hash-chained audit log and a per-run trace. Logs go to stderr as
-    JSON lines.
+    everything in a keyed, hash-chained audit log and a per-run trace. Logs go to stderr: JSON
+    lines, or short lines on a terminal ($NIGHTFIX_LOG_FORMAT=json|human to choose).
     """
     logs.setup(verbose)
 

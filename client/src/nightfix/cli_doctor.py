@@ -29,6 +29,7 @@ def register(main: click.Group) -> None:
         repository      the repository reads, and its credentials may push an agent branch
                         (asked of the server, which checks without writing)
         errors backend  the errors server's store or Sentry answers
+        collector       with trigger.collector_url: the collector answers (GET /healthz)
         docker          Docker answers the sandbox server's DOCKER_HOST; its runtime exists
         sandbox image   the sandbox server's image exists
         webhook         with trigger.listen: its secret variable is set and

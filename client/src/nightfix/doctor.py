@@ -4,9 +4,9 @@ One :class:`Check` per thing that must work before the first incident: the polic
 the kill switch is off; each configured server starts (real MCP, as a run starts it) and
 offers the tools the policy allows; the repository can be read and its credentials may push
 an agent branch (asked of the server, which judges without writing); the errors backend
-answers; Docker answers with the sandbox's runtime registered and its image present; the push
-listener (``trigger.listen``) answers. Nothing
-is written anywhere: no branch, no sandbox, no run.
+answers, and so does its collector (``trigger.collector_url``); Docker answers with the
+sandbox's runtime registered and its image present; the push listener (``trigger.listen``)
+answers. Nothing is written anywhere: no branch, no sandbox, no run.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from nightfix.doctor_collector import check_collector
 from nightfix.doctor_docker import sandbox_checks
 from nightfix.doctor_webhook import check_webhook
 from nightfix.errors import NightfixError
@@ -53,6 +54,7 @@ async def diagnose(policy_path: Path) -> list[Check]:
     )
     for found in per_server:
         checks += found
+    checks.append(Check(**await asyncio.to_thread(check_collector, policy)))
     if "sandbox" in policy.servers:
         checks += sandbox_checks(policy.servers["sandbox"])
     checks.append(Check(**await asyncio.to_thread(check_webhook, policy)))
@@ -104,10 +106,23 @@ async def check_server(name: str, spec: ServerSpec, policy: Policy) -> list[Chec
                 Check(
                     name=f"server {name}",
                     status="FAIL",
-                    detail=_plain(str(exc), name) + _last_line(errlog),
-                    fix=f"fix servers.{name} in the policy (its command, flags and environment)",
+                    detail=_where(spec) + _plain(str(exc), name) + _last_line(errlog),
+                    fix=_server_fix(name, spec),
                 )
             ]
+
+
+def _where(spec: ServerSpec) -> str:
+    return f"cannot reach {spec.url}: " if spec.url is not None else ""
+
+
+def _server_fix(name: str, spec: ServerSpec) -> str:
+    if spec.url is not None:  # a running service, not a subprocess doctor starts
+        return (
+            f"start the server at {spec.url} (in deploy/compose.yaml: `docker-compose -f "
+            f"deploy/compose.yaml up -d {name}`), or correct servers.{name}.url"
+        )
+    return f"fix servers.{name} in the policy (its command, flags and environment)"
 
 
 def _plain(message: str, name: str) -> str:

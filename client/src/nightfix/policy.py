@@ -230,6 +230,10 @@ class TriggerPolicy(Section):
     listen: str | None = None
     """``HOST:PORT`` where ``nightfix watch`` accepts push deliveries (Sentry integration
     webhooks, the collector's ``--notify``); ``None`` polls only. ``--listen`` overrides it."""
+    collector_url: str | None = None
+    """Base URL of the ``nightfix-errors collect`` that feeds the errors server (e.g.
+    ``http://collector:9000`` in deploy/compose.yaml); ``nightfix doctor`` checks that it answers
+    ``GET /healthz``. ``None`` skips that check (a Sentry backend, or no collector to check)."""
     webhook_secret_env: str = "NIGHTFIX_WEBHOOK_SECRET"  # noqa: S105 - a variable's name
     """The NAME of the environment variable holding the secret deliveries are signed with
     (Sentry's integration client secret; the collector's ``--notify-secret-env``). Never the
@@ -244,6 +248,13 @@ class TriggerPolicy(Section):
         check_key_env_is_a_name(self.webhook_secret_env, "webhook_secret_env")
         if self.listen is not None:
             parse_listen(self.listen)
+        if self.collector_url is not None and not re.fullmatch(
+            r"https?://[^/\s@]+/?", self.collector_url
+        ):
+            raise ValueError(
+                f"collector_url must be http(s)://HOST[:PORT] without a path or credentials, "
+                f"got {self.collector_url!r}"
+            )
         for pattern in [*self.culprit_patterns, *self.transaction_patterns]:
             try:
                 re.compile(pattern)

@@ -53,7 +53,7 @@ def _rw(db_path: Path | None) -> Iterator[sqlite3.Connection]:
     default="info",
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
-    help="Logs go to stderr as key=value lines.",
+    help="Logs go to stderr: JSON lines, or short lines on a terminal.",
 )
 def main(log_level: str) -> None:
     """Production errors for an AI agent, read-only.

@@ -1,4 +1,9 @@
-"""Structured (key=value) logs on stderr: stdout belongs to the MCP protocol or to the DSN.
+"""Structured logs on stderr: stdout belongs to the MCP protocol or to the DSN.
+
+Off a terminal (a service under systemd or Docker, a pipe) each record is one JSON object a line
+(``ts``, ``level``, ``logger``, ``msg``, ``exc``: the fields of every nightfix process), its
+message keeping the ``event=… key=value`` words; on a terminal a short line
+(``12:04:05 INFO  logger: msg``). ``NIGHTFIX_LOG_FORMAT=json`` or ``human`` chooses explicitly.
 
 Logging never blocks the process: a record is formatted (and cut to `MAX_LINE` characters) on
 the caller's thread and handed to a bounded queue that one daemon thread writes to stderr. When
@@ -10,18 +15,21 @@ stuck in the kernel holds no lock that the interpreter needs at exit.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
 import signal
 import sys
 import threading
-from typing import BinaryIO
+from datetime import UTC, datetime
+from typing import BinaryIO, TextIO
 
 MAX_LINE = 2000
 """Characters of one log line (a traceback included); the rest is cut with a marker."""
 MAX_PENDING = 1000
 """Lines waiting for a stalled stderr before new ones are dropped."""
+FORMAT_ENV = "NIGHTFIX_LOG_FORMAT"
 FLUSH_SECONDS = 2.0
 """How long `flush()` (at exit) waits for pending lines to reach stderr."""
 
@@ -77,7 +85,7 @@ class NonBlockingStderrHandler(logging.Handler):
                 if self.dropped > reported:
                     missed = self.dropped - reported
                     reported = self.dropped
-                    self._write(f"level=WARNING event=log_lines_dropped count={missed}\n".encode())
+                    self._write(_dropped_line(missed))
                 self._write(data)
             except (OSError, ValueError):
                 pass  # stderr closed or broken: nothing left to tell
@@ -91,6 +99,51 @@ class NonBlockingStderrHandler(logging.Handler):
             view = view[written or 0 :]
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ``ts``, ``level``, ``logger``, ``msg`` (and ``exc``), the same
+    fields as every nightfix process."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": _cut(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["exc"] = _cut(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _cut(text: str) -> str:
+    """Cut a field, not the line, so a long record stays one valid JSON object."""
+    limit = MAX_LINE // 3
+    return text if len(text) <= limit else f"{text[:limit]}…[cut {len(text) - limit} chars]"
+
+
+def formatter_for(stream: TextIO) -> logging.Formatter:
+    """JSON unless `stream` is a terminal; ``$NIGHTFIX_LOG_FORMAT`` (json/human) decides first."""
+    chosen = os.environ.get(FORMAT_ENV, "").strip().lower()
+    if chosen not in ("json", "human"):
+        try:
+            chosen = "human" if stream.isatty() else "json"
+        except (AttributeError, ValueError):  # replaced or closed stream: not a terminal
+            chosen = "json"
+    if chosen == "json":
+        return JsonFormatter()
+    return logging.Formatter("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%H:%M:%S")
+
+
+def _dropped_line(count: int) -> bytes:
+    entry = {
+        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "level": "warning",
+        "logger": "nightfix_errors.logs",
+        "msg": f"event=log_lines_dropped count={count}",
+    }
+    return (json.dumps(entry) + "\n").encode()
+
+
 def setup_logging(level: str) -> None:
     handler: logging.Handler
     try:
@@ -99,9 +152,7 @@ def setup_logging(level: str) -> None:
         handler = logging.StreamHandler(sys.stderr)
     else:
         handler = NonBlockingStderrHandler()
-    handler.setFormatter(
-        logging.Formatter("ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
-    )
+    handler.setFormatter(formatter_for(sys.stderr))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

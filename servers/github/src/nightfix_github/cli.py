@@ -1,7 +1,8 @@
 """The `nightfix-github` command: serve the MCP server, or show local pull requests to a person.
 
 Exit codes: 0 success; 1 a domain error (shown as one line on stderr); 2 a usage error.
-Logs go to stderr as `key=value` lines; stdout is the MCP protocol under `serve`.
+Logs go to stderr (JSON lines, or short lines on a terminal); stdout is the MCP protocol
+under `serve`.
 """
 
 import json
@@ -24,11 +25,13 @@ log = logging.getLogger("nightfix_github")
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=level.upper(),
-        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)r",
-    )
+    from .logs import formatter_for
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter_for(sys.stderr))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
     # PyGithub's and urllib3's debug logs carry response bodies, and an installation-token
     # exchange answers with the token: never below INFO, whatever --log-level says.
     for noisy in ("github", "urllib3"):

@@ -6,11 +6,9 @@ Exit codes: 0 success; 1 a domain error (one line on stderr, no traceback);
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
-import time
 from typing import Any
 
 import click
@@ -25,26 +23,14 @@ from nightfix_sandbox.config import (
     parse_source,
 )
 from nightfix_sandbox.errors import ConfigError, SandboxError
+from nightfix_sandbox.logs import formatter_for
 
 log = logging.getLogger("nightfix_sandbox")
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
 def _setup_logging(verbose: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
+    handler.setFormatter(formatter_for(sys.stderr))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
