@@ -31,9 +31,15 @@ from nightfix.stop_reasons import Kind
 
 SANDBOX_ID = "sandbox_id"
 CLIENT_ONLY = frozenset(
-    {"sandbox.create_sandbox", "sandbox.destroy_sandbox", "sandbox.list_sandboxes"}
+    {
+        "sandbox.create_sandbox",
+        "sandbox.destroy_sandbox",
+        "sandbox.list_sandboxes",
+        "github.list_pull_request_feedback",
+    }
 )
-"""Tools the model never gets, whatever the policy says: the client owns sandbox lifetimes."""
+"""Tools the model never gets, whatever the policy says: the client owns sandbox lifetimes,
+and reads reviewers' feedback itself (a follow-up's task carries the one comment, fenced)."""
 
 
 def never_for_model(name: str, tool: Tool) -> bool:
