@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -264,3 +265,27 @@ def test_drift_ignores_timings_but_not_content() -> None:
     assert compare(trace("3 passed in 0.17s", 0.2, 0), trace("3 passed in 0.31s", 0.4, 0)).clean
     drifted = compare(trace("3 passed in 0.17s", 0.2, 0), trace("1 failed in 0.2s", 0.2, 1))
     assert not drifted.clean and drifted.drifted[0].name == "sandbox.run_tests"
+
+
+async def test_signal_while_closing_servers_still_closes_every_server(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGTERM reaching `watch` while it closes a pool cancels the closing task: each server
+    is still closed whole (no server process left), and the cancellation goes on."""
+    from client_support import child_pids, fake_policy
+
+    from nightfix.servers import ServerPool
+
+    policy = fake_policy(tmp_path)
+    pool = ServerPool({str(k): v for k, v in policy.servers.items()})
+    await pool.__aenter__()
+    fakes = child_pids("fake_servers.py")
+    assert len(fakes) == 3
+    closing = asyncio.ensure_future(pool.aclose())
+    await asyncio.sleep(0)  # closing has begun
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    assert all(task.done() and not task.cancelled() for task in pool._tasks)
+    assert [pid for pid in fakes if Path(f"/proc/{pid}").exists()] == []
+    assert [r.getMessage() for r in caplog.records if "closing server" in r.getMessage()] == []

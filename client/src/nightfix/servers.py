@@ -79,7 +79,15 @@ class ServerPool:
     async def aclose(self) -> None:
         """Stop every server (close stdin, then SIGTERM/SIGKILL — bounded, done by the SDK)."""
         self._closing.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        closing = asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            # A signal cancelled the task closing us (``watch`` on SIGTERM). Cancelling the
+            # server tasks mid-close would tear the SDK's cancel scopes apart (and could leave a
+            # server process running): let the bounded close finish, then go on cancelling.
+            await closing
+            raise
 
     async def _serve(self, name: str, spec: ServerSpec, started: asyncio.Future[None]) -> None:
         """Own one server's transport and session from start to close, in this one task.
