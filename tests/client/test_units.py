@@ -289,3 +289,32 @@ async def test_signal_while_closing_servers_still_closes_every_server(
     assert all(task.done() and not task.cancelled() for task in pool._tasks)
     assert [pid for pid in fakes if Path(f"/proc/{pid}").exists()] == []
     assert [r.getMessage() for r in caplog.records if "closing server" in r.getMessage()] == []
+
+
+def test_literal_secret_in_a_server_header_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from nightfix.policy import ServerSpec
+
+    with pytest.raises(ValidationError, match="literal secret"):
+        ServerSpec(url="http://sandbox:8765/mcp", headers={"Authorization": "Bearer 0123abcd"})
+    with pytest.raises(ValidationError, match="'url' server only"):
+        ServerSpec(command=["x"], headers={"Authorization": "Bearer ${T}"})
+    spec = ServerSpec(url="http://sandbox:8765/mcp", headers={"Authorization": "Bearer ${T}"})
+    assert spec.secret_env_names() == {"T"}
+
+
+def test_server_header_token_is_redacted_whatever_its_name(tmp_path: Path) -> None:
+    from client_support import fake_policy_data
+
+    from nightfix.policy import parse_policy
+
+    data = fake_policy_data(tmp_path)
+    data["servers"]["sandbox"] = {
+        "url": "http://sandbox:8765/mcp",
+        "headers": {"X-Door": "${DOOR}"},
+    }
+    policy = parse_policy(json.dumps(data))
+    assert "DOOR" in policy.secret_env_names()
+    redactor = Redactor.from_environ({"DOOR": "opensesame-42"}, also=policy.secret_env_names())
+    assert "opensesame-42" not in redactor.text("the door is opensesame-42")

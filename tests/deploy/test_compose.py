@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import time
@@ -40,6 +41,7 @@ servers:
     command: [nightfix-github, serve, --local, /srv/repo, --branch-prefix, nightfix/]
   sandbox:
     url: http://sandbox:8765/mcp
+    headers: {Authorization: "Bearer ${NIGHTFIX_SANDBOX_TOKEN}"}
 repository:
   sandbox_source: app
 tools:
@@ -52,19 +54,23 @@ kill_switch:
 """
 
 SECRET = "compose-test-webhook-secret"
+SANDBOX_TOKEN = secrets.token_hex(32)
 WATCH_ENV = f"""\
 # stand-in values for the compose test: no real secret
 ANTHROPIC_API_KEY=not-used-by-this-test
 NIGHTFIX_WEBHOOK_SECRET={SECRET}
+NIGHTFIX_SANDBOX_TOKEN={SANDBOX_TOKEN}
 """
 
 # Run inside the watch container: what a run does with a sandbox, through the sandbox service.
 SANDBOX_PROBE = """
 import asyncio
+import os
 from fastmcp import Client
 
 async def main():
-    async with Client("http://sandbox:8765/mcp") as client:
+    token = os.environ["NIGHTFIX_SANDBOX_TOKEN"]
+    async with Client("http://sandbox:8765/mcp", auth=token) as client:
         made = (await client.call_tool("create_sandbox", {"source": "app"})).structured_content
         sid = made["sandbox_id"]
         ran = await client.call_tool(
@@ -110,6 +116,7 @@ class Deployment:
         (tmp / "policy.yaml").write_text(POLICY)
         (tmp / "nightfix.env").write_text(WATCH_ENV)
         (tmp / "collector.env").write_text(f"NIGHTFIX_WEBHOOK_SECRET={SECRET}\n")
+        (tmp / "sandbox.env").write_text(f"NIGHTFIX_SANDBOX_TOKEN={SANDBOX_TOKEN}\n")
         (tmp / "gitconfig").write_text(
             "[safe]\n\tdirectory = /srv/repo\n\tdirectory = /srv/repo/.git\n"
         )
@@ -119,6 +126,7 @@ class Deployment:
             "NIGHTFIX_IMAGE": IMAGE,
             "NIGHTFIX_ENV_FILE": str(tmp / "nightfix.env"),
             "NIGHTFIX_COLLECTOR_ENV_FILE": str(tmp / "collector.env"),
+            "NIGHTFIX_SANDBOX_ENV_FILE": str(tmp / "sandbox.env"),
             "NIGHTFIX_POLICY_FILE": str(tmp / "policy.yaml"),
             "NIGHTFIX_COLLECTOR_PORT": str(self.collector_port),
             "NIGHTFIX_WATCH_PORT": str(self.watch_port),
@@ -237,6 +245,27 @@ def test_a_sandbox_runs_through_the_sandbox_service(deployment: Deployment) -> N
     assert proc.returncode == 0, proc.stderr
     exit_code, printed, uid = proc.stdout.split()
     assert (exit_code, printed, uid) == ("0", "42", "1000")  # the sandbox user, not root
+
+
+# Run inside the watch container: a request to the sandbox service without its token.
+UNAUTHENTICATED = """
+import urllib.error, urllib.request
+request = urllib.request.Request(
+    "http://sandbox:8765/mcp", data=b"{}", headers={"content-type": "application/json"}
+)
+try:
+    urllib.request.urlopen(request, timeout=10)
+    print("served")
+except urllib.error.HTTPError as exc:
+    print(exc.code)
+"""
+
+
+def test_sandbox_service_request_without_its_token_is_refused(deployment: Deployment) -> None:
+    """Whatever joins the sandbox network (a compromised watch dependency, a container added
+    later) cannot create sandboxes or run commands without the token."""
+    proc = deployment.exec_watch("python3", "-", stdin=UNAUTHENTICATED)
+    assert proc.stdout.strip() == "401", proc.stdout + proc.stderr
 
 
 def test_sandbox_service_taking_live_sandboxes_for_orphans_is_refused(

@@ -18,13 +18,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = sorted((ROOT / "deploy/systemd").glob("*.service"))
 PREFIX = "/opt/nightfix/bin/"
-HARDENING = [
-    "NoNewPrivileges=yes",
-    "ProtectSystem=strict",
-    "EnvironmentFile=/etc/nightfix/nightfix.env",
-    "Restart=on-failure",
-    "User=nightfix",
-]
+HARDENING = ["NoNewPrivileges=yes", "ProtectSystem=strict", "Restart=on-failure"]
+RUNS_AS = {  # unit: (user, environment file)
+    "nightfix-collector.service": ("nightfix", "/etc/nightfix/nightfix.env"),
+    "nightfix-sandbox.service": ("root", "/etc/nightfix/sandbox.env"),
+    "nightfix-watch.service": ("nightfix", "/etc/nightfix/nightfix.env"),
+}
 
 
 def localized(unit: Path, into: Path) -> Path:
@@ -34,8 +33,16 @@ def localized(unit: Path, into: Path) -> Path:
     return target
 
 
-def test_there_is_a_unit_for_the_collector_and_for_watch() -> None:
-    assert [u.name for u in UNITS] == ["nightfix-collector.service", "nightfix-watch.service"]
+def test_there_is_a_unit_for_the_collector_the_sandbox_server_and_watch() -> None:
+    assert [u.name for u in UNITS] == sorted(RUNS_AS)
+
+
+def test_only_the_sandbox_unit_runs_as_root_and_no_unit_joins_the_docker_group() -> None:
+    """The Docker socket is root on the host: it belongs to the sandbox unit alone."""
+    for unit in UNITS:
+        text = unit.read_text()
+        assert "SupplementaryGroups=docker" not in text, unit.name
+        assert (unit.name == "nightfix-sandbox.service") == ("User=root" in text), unit.name
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
@@ -54,7 +61,9 @@ def test_unit_verifies_without_a_warning(unit: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
 def test_unit_is_hardened(unit: Path) -> None:
     lines = {line.strip() for line in unit.read_text().splitlines()}
-    missing = [option for option in HARDENING if option not in lines]
+    user, env_file = RUNS_AS[unit.name]
+    wanted = [*HARDENING, f"User={user}", f"EnvironmentFile={env_file}"]
+    missing = [option for option in wanted if option not in lines]
     assert not missing, f"{unit.name} lacks {missing}"
     rw = [line for line in lines if line.startswith("ReadWritePaths=")]
     assert rw and all(p.startswith("/var/lib/nightfix") for p in rw[0].split("=", 1)[1].split())

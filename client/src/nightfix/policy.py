@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nightfix.errors import PolicyError
+from nightfix.redaction import SECRET_NAME
 
 
 class Section(BaseModel):
@@ -31,6 +32,9 @@ class ServerSpec(Section):
     """Argv that starts the server as an MCP stdio subprocess (``${VAR}`` expanded)."""
     url: str | None = None
     """Streamable-HTTP URL of an already running server, instead of ``command``."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """HTTP headers sent to a ``url`` server (``${VAR}`` expanded; their variables are
+    secrets, redacted everywhere), e.g. ``Authorization: Bearer ${NIGHTFIX_SANDBOX_TOKEN}``."""
     env: dict[str, str] = Field(default_factory=dict)
     """Extra environment for the subprocess (``${VAR}`` expanded)."""
     inherit_env: list[str] = Field(default_factory=list)
@@ -44,7 +48,21 @@ class ServerSpec(Section):
     def _one_way_to_reach(self) -> ServerSpec:
         if (self.command is None) == (self.url is None):
             raise ValueError("give exactly one of 'command' or 'url'")
+        if self.headers and self.url is None:
+            raise ValueError("'headers' are sent to a 'url' server only; use 'env' for 'command'")
+        for name, value in self.headers.items():
+            if ENV_REF.sub("", value) != value:
+                continue
+            if name.lower() in ("authorization", "cookie") or SECRET_NAME.search(name):
+                raise ValueError(
+                    f"header {name!r} holds a literal secret: write its value as ${{VAR}} and "
+                    "set VAR in the environment, so the policy file holds no credential"
+                )
         return self
+
+    def secret_env_names(self) -> set[str]:
+        """Variables whose values its headers send: credentials, never to reach a log."""
+        return {n for value in self.headers.values() for n in ENV_REF.findall(value)}
 
 
 class RepositoryPolicy(Section):
@@ -389,6 +407,14 @@ class Policy(Section):
     """Steps that wait for a person."""
     notify: NotifyPolicy = Field(default_factory=NotifyPolicy)
     """Where notifications go."""
+
+    def secret_env_names(self) -> set[str]:
+        """Variables holding credentials the client sends itself (the model's key and
+        headers, the servers' headers): redacted from everything whatever their names."""
+        names = self.model.secret_env_names()
+        for spec in self.servers.values():
+            names |= spec.secret_env_names()
+        return names
 
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -95,7 +95,7 @@ class RunContext:
         self.policy = policy
         self.issue_id = issue_id
         self.run_id = run_id
-        self.redactor = redactor or Redactor.from_environ(also=policy.model.secret_env_names())
+        self.redactor = redactor or Redactor.from_environ(also=policy.secret_env_names())
         self._owns_audit = audit is None
         self.audit = audit or AuditLog.for_policy(policy, self.redactor)
         self._owns_conn = conn is None

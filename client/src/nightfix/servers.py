@@ -25,6 +25,7 @@ import anyio
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, CallToolResult, PaginatedRequestParams, Tool
 
@@ -117,8 +118,10 @@ class ServerPool:
                 streams = await stack.enter_async_context(stdio_client(params, errlog=self._errlog))
             else:
                 assert spec.url is not None
+                headers = {k: expand_vars(v) for k, v in spec.headers.items()}
+                http = await stack.enter_async_context(create_mcp_http_client(headers=headers))
                 streams = await stack.enter_async_context(
-                    streamable_http_client(expand_vars(spec.url))
+                    streamable_http_client(expand_vars(spec.url), http_client=http)
                 )
             session = await stack.enter_async_context(ClientSession(streams[0], streams[1]))
             # Only whole awaits go under the deadline: the contexts above stay open (their

@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a domain error (one line on stderr, no traceback);
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -166,6 +167,13 @@ def image_build(offline: bool, if_missing: bool, name: str | None, base: str | N
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP bind address.")
 @click.option("--port", default=8765, show_default=True, help="HTTP port.")
 @click.option(
+    "--token-env",
+    metavar="NAME",
+    default=None,
+    help="HTTP only: every request must send 'Authorization: Bearer <$NAME>' (32+ "
+    "characters). Required to bind anything but a loopback address.",
+)
+@click.option(
     "--image",
     "image_name",
     default=None,
@@ -253,6 +261,7 @@ def serve(
     transport: str,
     host: str,
     port: int,
+    token_env: str | None,
     image_name: str | None,
     pool_size: int,
     idle_ttl: int,
@@ -287,6 +296,7 @@ def serve(
     from nightfix_sandbox.sources import SourceRegistry
 
     try:
+        token = _http_token(transport, host, token_env)
         limits = Limits(
             pids=pids_limit,
             memory_mb=memory_mb,
@@ -331,4 +341,27 @@ def serve(
     if transport == "stdio":
         server.run(transport="stdio", show_banner=False)
     else:
-        server.run(transport="http", host=host, port=port, show_banner=False)
+        from starlette.middleware import Middleware
+
+        from nightfix_sandbox.http_auth import BearerTokenGate
+
+        gate = [Middleware(BearerTokenGate, token=token)] if token else []
+        server.run(transport="http", host=host, port=port, show_banner=False, middleware=gate)
+
+
+def _http_token(transport: str, host: str, token_env: str | None) -> str | None:
+    """The HTTP bearer token from the variable ``token_env`` names; refused when missing or
+    short, or when none is given for an address beyond this machine."""
+    from nightfix_sandbox.security import check_http_exposure
+
+    if transport != "http":
+        if token_env:
+            raise SandboxError("--token-env applies to --transport http only")
+        return None
+    token = None
+    if token_env:
+        token = os.environ.get(token_env) or None
+        if token is None:
+            raise SandboxError(f"--token-env {token_env}: the variable is not set (or empty)")
+    check_http_exposure(host, token)
+    return token
