@@ -19,6 +19,7 @@ import click
 
 from nightfix_errors.db import DB_ENV, connect_rw, default_db_path
 from nightfix_errors.errors import ConfigError, ErrorsError
+from nightfix_errors.http_auth import DOOR_OPTION_HELP, HttpAuthError, http_middleware, http_token
 
 log = logging.getLogger("nightfix_errors.cli")
 DEFAULT_PORT = 9000
@@ -340,6 +341,7 @@ _status_command("unresolve", "Mark ISSUE_ID unresolved again.")
     type=click.IntRange(0, 65535),
     help="HTTP transport port.",
 )
+@click.option("--token-env", metavar="NAME", default=None, help=DOOR_OPTION_HELP)
 def serve(
     db_path: Path | None,
     backend: str,
@@ -348,6 +350,7 @@ def serve(
     transport: str,
     host: str,
     port: int,
+    token_env: str | None,
 ) -> None:
     """Serve the issues over MCP, read-only.
 
@@ -376,12 +379,14 @@ def serve(
         return cls(org=org, project=project_slug, token=token, base_url=base)  # type: ignore[call-arg]
 
     try:
+        token = http_token(transport, host, token_env)
         open_store().close()  # fail fast, with one clear line, before speaking MCP
-    except ErrorsError as exc:
+    except (ErrorsError, HttpAuthError) as exc:
         raise click.ClickException(str(exc)) from None
     mcp = build_server(open_store, open_world=backend == "sentry")
     if transport == "stdio":
         mcp.run(transport="stdio", show_banner=False)
     else:
         log.info("event=serving transport=http url=http://%s:%d/mcp", host, port)
-        mcp.run(transport="http", host=host, port=port, show_banner=False)
+        gate = http_middleware(token)
+        mcp.run(transport="http", host=host, port=port, show_banner=False, middleware=gate)

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from .config import DEFAULT_FORBID, Boundary
 from .errors import RepoError
+from .http_auth import DOOR_OPTION_HELP, HttpAuthError, http_middleware, http_token
 
 if TYPE_CHECKING:
     from .auth import Login
@@ -153,6 +154,7 @@ def main(log_level: str) -> None:
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP transport host.")
 @click.option("--port", default=8765, show_default=True, type=int, help="HTTP transport port.")
+@click.option("--token-env", metavar="NAME", default=None, help=DOOR_OPTION_HELP)
 def serve(
     local: tuple[Path, ...],
     repos: tuple[str, ...],
@@ -172,6 +174,7 @@ def serve(
     transport: str,
     host: str,
     port: int,
+    token_env: str | None,
 ) -> None:
     """Run the MCP server (stdio by default) for local or GitHub repositories.
 
@@ -187,10 +190,14 @@ def serve(
       nightfix-github serve --local ~/src/shop --read-only
       GITHUB_TOKEN=... nightfix-github serve --repo acme/shop --protected 'release/*'
       nightfix-github serve --repo acme/shop --app-id 12345 --private-key-file app.pem
-      nightfix-github serve --local . --transport http --port 8765
+      NF_TOKEN=... nightfix-github serve --local . --transport http --token-env NF_TOKEN
     """
     if not local and not repos:
         raise click.UsageError("give --local PATH or --repo OWNER/NAME")
+    try:
+        token = http_token(transport, host, token_env)
+    except HttpAuthError as exc:
+        raise click.UsageError(str(exc)) from None
     from .server import build_server
     from .service import RepoService
 
@@ -216,7 +223,8 @@ def serve(
     if transport == "stdio":
         mcp.run(transport="stdio", show_banner=False)
     else:
-        mcp.run(transport="http", show_banner=False, host=host, port=port)
+        gate = http_middleware(token)
+        mcp.run(transport="http", show_banner=False, host=host, port=port, middleware=gate)
 
 
 def _login(

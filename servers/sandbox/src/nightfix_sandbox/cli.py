@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 a domain error (one line on stderr, no traceback);
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 from typing import Any
@@ -24,6 +23,7 @@ from nightfix_sandbox.config import (
     parse_source,
 )
 from nightfix_sandbox.errors import ConfigError, SandboxError
+from nightfix_sandbox.http_auth import DOOR_OPTION_HELP, HttpAuthError, http_middleware, http_token
 from nightfix_sandbox.logs import formatter_for
 
 log = logging.getLogger("nightfix_sandbox")
@@ -166,13 +166,7 @@ def image_build(offline: bool, if_missing: bool, name: str | None, base: str | N
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="HTTP bind address.")
 @click.option("--port", default=8765, show_default=True, help="HTTP port.")
-@click.option(
-    "--token-env",
-    metavar="NAME",
-    default=None,
-    help="HTTP only: every request must send 'Authorization: Bearer <$NAME>' (32+ "
-    "characters). Required to bind anything but a loopback address.",
-)
+@click.option("--token-env", metavar="NAME", default=None, help=DOOR_OPTION_HELP)
 @click.option(
     "--image",
     "image_name",
@@ -296,7 +290,7 @@ def serve(
     from nightfix_sandbox.sources import SourceRegistry
 
     try:
-        token = _http_token(transport, host, token_env)
+        token = http_token(transport, host, token_env)
         limits = Limits(
             pids=pids_limit,
             memory_mb=memory_mb,
@@ -330,7 +324,7 @@ def serve(
     except ValidationError as exc:
         first = exc.errors()[0]
         raise click.ClickException(f"bad configuration: {first['msg']}") from None
-    except SandboxError as exc:
+    except (SandboxError, HttpAuthError) as exc:
         raise click.ClickException(str(exc)) from None
     server = build_server(config)
 
@@ -341,27 +335,5 @@ def serve(
     if transport == "stdio":
         server.run(transport="stdio", show_banner=False)
     else:
-        from starlette.middleware import Middleware
-
-        from nightfix_sandbox.http_auth import BearerTokenGate
-
-        gate = [Middleware(BearerTokenGate, token=token)] if token else []
+        gate = http_middleware(token)
         server.run(transport="http", host=host, port=port, show_banner=False, middleware=gate)
-
-
-def _http_token(transport: str, host: str, token_env: str | None) -> str | None:
-    """The HTTP bearer token from the variable ``token_env`` names; refused when missing or
-    short, or when none is given for an address beyond this machine."""
-    from nightfix_sandbox.security import check_http_exposure
-
-    if transport != "http":
-        if token_env:
-            raise SandboxError("--token-env applies to --transport http only")
-        return None
-    token = None
-    if token_env:
-        token = os.environ.get(token_env) or None
-        if token is None:
-            raise SandboxError(f"--token-env {token_env}: the variable is not set (or empty)")
-    check_http_exposure(host, token)
-    return token

@@ -6,8 +6,6 @@ is touched, so a path that slipped past one layer is still refused at the next.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import posixpath
 import re
 from collections.abc import Mapping
@@ -313,41 +311,3 @@ def check_timeout(timeout_s: int, max_timeout_s: int) -> int:
     if not 1 <= int(timeout_s) <= max_timeout_s:
         raise SecurityError(f"timeout_s={timeout_s} refused: use 1..{max_timeout_s} seconds")
     return int(timeout_s)
-
-
-MIN_TOKEN_CHARS = 32
-"""Shortest bearer token the HTTP transport accepts (e.g. ``openssl rand -hex 32``: 64)."""
-
-
-def check_http_exposure(host: str, token: str | None) -> None:
-    """Serving over HTTP beyond this machine needs a bearer token: whoever reaches the port
-    could otherwise create sandboxes and run commands in them."""
-    if token is not None:
-        if len(token) < MIN_TOKEN_CHARS:
-            raise SecurityError(
-                f"the HTTP token is {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
-                "(e.g. `openssl rand -hex 32`)"
-            )
-        return
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        raise SecurityError(
-            f"serving HTTP on {host} without a token: anyone who reaches it could run commands "
-            "in sandboxes; set --token-env NAME (a variable holding a random token of 32+ "
-            "characters) and send it as 'Authorization: Bearer ...', or bind 127.0.0.1"
-        )
-
-
-def check_bearer_token(authorization: str | None, token: str) -> None:
-    """The request's ``Authorization`` header carries the server's token (constant time)."""
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    ):
-        raise SecurityError(
-            "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the "
-            "value of the server's --token-env variable"
-        )
