@@ -7,19 +7,17 @@ which needs Docker, has its own test: `tests/sandbox/test_http_token.py`).
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from http_door import free_port, post_initialize, wait_serving
 
 from nightfix_errors import http_auth as errors_http_auth
 from nightfix_github import http_auth as github_http_auth
@@ -34,18 +32,6 @@ COPIES = [
 ]
 MODULES = [errors_http_auth, github_http_auth, sandbox_http_auth]
 TOKEN = secrets.token_hex(32)
-INITIALIZE = json.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "probe", "version": "1"},
-        },
-    }
-).encode()
 
 
 def test_every_server_holds_the_same_http_door() -> None:
@@ -77,12 +63,6 @@ def test_request_with_a_wrong_authorization_is_refused(header: str | None) -> No
     sandbox_http_auth.check_bearer_token(f"bearer  {TOKEN}", TOKEN)  # scheme is case-blind
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _argv(server: str, tmp: Path) -> list[str]:
     if server == "errors":
         db = tmp / "errors.db"
@@ -106,62 +86,36 @@ def _argv(server: str, tmp: Path) -> list[str]:
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     argv = _argv(request.param, tmp_path_factory.mktemp(request.param))
     argv += ["--transport", "http", "--port", str(port), "--token-env", "NF_TEST_HTTP_TOKEN"]
     proc = subprocess.Popen(
         argv,
         env={**os.environ, "NF_TEST_HTTP_TOKEN": TOKEN},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
-                    raise AssertionError(f"{request.param} did not serve HTTP:\n{err}") from None
-                time.sleep(0.2)
+        wait_serving(proc, port, request.param)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
-def _post(url: str, headers: dict[str, str]) -> int:
-    request = urllib.request.Request(
-        url,
-        data=INITIALIZE,
-        headers={
-            "content-type": "application/json",
-            "accept": "application/json, text/event-stream",
-            **headers,
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-
-
 def test_server_request_without_its_token_is_refused(served: str) -> None:
-    assert _post(served, {}) == 401
-    assert _post(served, {"authorization": f"Bearer {secrets.token_hex(32)}"}) == 401
+    assert post_initialize(served, {})[0] == 401
+    assert post_initialize(served, {"authorization": f"Bearer {secrets.token_hex(32)}"})[0] == 401
 
 
 def test_server_request_with_its_token_is_served(served: str) -> None:
-    assert _post(served, {"authorization": f"Bearer {TOKEN}"}) == 200
+    assert post_initialize(served, {"authorization": f"Bearer {TOKEN}"})[0] == 200
 
 
 @pytest.mark.parametrize("server", ["errors", "github"])
 def test_server_on_a_public_address_without_a_token_is_refused(server: str, tmp_path: Path) -> None:
     argv = _argv(server, tmp_path)
-    argv += ["--transport", "http", "--host", "0.0.0.0", "--port", str(_free_port())]
+    argv += ["--transport", "http", "--host", "0.0.0.0", "--port", str(free_port())]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         out, _ = proc.communicate(timeout=60)

@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from http_door import free_port, post_initialize, wait_serving
 
 from nightfix.policy import ServerSpec
 from nightfix.servers import ServerPool
@@ -27,24 +26,6 @@ pytestmark = pytest.mark.docker
 
 BIN = Path(sys.executable).parent / "nightfix-sandbox"
 TOKEN = secrets.token_hex(32)
-INITIALIZE = json.dumps(
-    {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "attacker", "version": "1"},
-        },
-    }
-).encode()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _serve(repo: Path, image: str, *args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -57,7 +38,7 @@ def _serve(repo: Path, image: str, *args: str, env: dict[str, str]) -> subproces
 
 @pytest.fixture(scope="module")
 def url(calc_repo: Path, sandbox_image: str) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     proc = _serve(
         calc_repo,
         sandbox_image,
@@ -68,53 +49,29 @@ def url(calc_repo: Path, sandbox_image: str) -> Iterator[str]:
         env={"NF_TEST_SANDBOX_TOKEN": TOKEN},
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
-                    raise AssertionError(f"the HTTP server did not start:\n{out}") from None
-                time.sleep(0.2)
+        wait_serving(proc, port, "nightfix-sandbox")
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
-def _post(url: str, headers: dict[str, str]) -> tuple[int, str]:
-    request = urllib.request.Request(
-        url,
-        data=INITIALIZE,
-        headers={
-            "content-type": "application/json",
-            "accept": "application/json, text/event-stream",
-            **headers,
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_http_request_without_the_token_is_refused(url: str) -> None:
-    status, body = _post(url, {})
+    status, body = post_initialize(url, {})
     assert status == 401
     assert "Authorization: Bearer" in json.loads(body)["detail"]
 
 
 def test_http_request_with_a_wrong_token_is_refused(url: str) -> None:
-    assert _post(url, {"authorization": f"Bearer {secrets.token_hex(32)}"})[0] == 401
-    assert _post(url, {"authorization": f"Basic {TOKEN}"})[0] == 401  # the scheme counts
-    assert _post(url, {"authorization": f"Bearer {TOKEN[:-1]}"})[0] == 401  # a prefix is not it
+    assert post_initialize(url, {"authorization": f"Bearer {secrets.token_hex(32)}"})[0] == 401
+    assert post_initialize(url, {"authorization": f"Basic {TOKEN}"})[0] == 401  # the scheme counts
+    assert (
+        post_initialize(url, {"authorization": f"Bearer {TOKEN[:-1]}"})[0] == 401
+    )  # a prefix is not it
 
 
 def test_request_with_the_token_is_served(url: str) -> None:
-    status, _ = _post(url, {"authorization": f"Bearer {TOKEN}"})
+    status, _ = post_initialize(url, {"authorization": f"Bearer {TOKEN}"})
     assert status == 200
 
 
@@ -130,7 +87,7 @@ async def test_client_sends_the_token_from_its_policy_header(
 def test_serving_http_beyond_loopback_without_a_token_is_refused(
     calc_repo: Path, sandbox_image: str
 ) -> None:
-    port = str(_free_port())
+    port = str(free_port())
     proc = _serve(calc_repo, sandbox_image, "--host", "0.0.0.0", "--port", port, env={})
     try:
         out, _ = proc.communicate(timeout=60)
