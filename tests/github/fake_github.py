@@ -58,9 +58,14 @@ class FakeGitHub:
     app: "FakeApp | None" = None
     """Sign-in as a GitHub App (JWT, installation tokens) instead of the one fixed token."""
     prefix: str = ""
-    push: bool = True
-    """The repository's `permissions.push` for the token (False: a read-only token)."""
     """Where the API lives: "" as on api.github.com, "/api/v3" as on GitHub Enterprise."""
+    push: bool = True
+    """The repository's `permissions.push`: the user's role (False: a read-only user)."""
+    private: bool = False
+    """Whether the repository is private."""
+    oauth_scopes: str | None = None
+    """`X-OAuth-Scopes` sent with every answer, as GitHub does for a classic token (e.g.
+    "repo, read:org"); None: a fine-grained or App token, which get no such header."""
 
     def __post_init__(self) -> None:
         self.bare = self.workdir / "github-shop.git"
@@ -164,6 +169,7 @@ class FakeGitHub:
         )
         data["owner"]["login"] = owner
         data["permissions"] = {**data["permissions"], "push": self.push}
+        data["private"] = self.private
         return data
 
     def head_ref(self, pr: dict[str, Any]) -> str:

@@ -370,6 +370,8 @@ def _handler(gh: Any) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
+            if gh.oauth_scopes is not None:
+                self.send_header("X-OAuth-Scopes", gh.oauth_scopes)
             self.end_headers()
             self.wfile.write(data)
 

@@ -3,9 +3,14 @@
 Same tools and same refusals as the local backend; a refused call sends no write request.
 """
 
+from pathlib import Path
+
 import pytest
-from fake_github import FakeGitHub
+from fake_github import TOKEN, FakeGitHub
 from fastmcp.exceptions import ToolError
+
+from nightfix_github.backends.github import GitHubBackend
+from nightfix_github.config import Boundary
 
 
 async def call(client, tool: str, **args):  # type: ignore[no-untyped-def]
@@ -264,3 +269,31 @@ async def test_commit_keeps_executable_bit_and_refuses_missing_delete_before_wri
         changes=[{"path": "run.sh", "content": "#!/bin/sh\necho fixed\n"}],
     )
     assert fake_github.git("ls-tree", out["commit"], "run.sh").startswith("100755")
+
+
+@pytest.mark.parametrize(
+    ("scopes", "private", "may_push"),
+    [
+        (None, True, True),  # fine-grained or App token: no scopes header, the role decides
+        ("repo, read:org", True, True),
+        ("read:org, gist", True, False),  # a classic token without `repo`
+        ("", True, False),  # a classic token with no scope at all
+        ("public_repo", True, False),  # public_repo does not reach a private repository
+        ("public_repo", False, True),
+    ],
+)
+def test_classic_token_without_the_repo_scope_is_not_reported_as_able_to_push(
+    repo: Path,
+    tmp_path: Path,
+    boundary: Boundary,
+    scopes: str | None,
+    private: bool,
+    may_push: bool,
+) -> None:
+    """`permissions.push` is the user's role; doctor must not say a token may push when its
+    scopes do not let it (the push would fail at 3 AM instead)."""
+    with FakeGitHub(repo, tmp_path, oauth_scopes=scopes, private=private) as fake:
+        backend = GitHubBackend.connect(
+            "acme/shop", boundary, TOKEN, fake.base_url, seconds_between_requests=0, retry=None
+        )
+        assert backend.can_push() is may_push

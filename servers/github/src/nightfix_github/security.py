@@ -162,6 +162,20 @@ def permission_level(raw: str | None) -> Permission:
     return "none"
 
 
+def scopes_allow_push(scopes: list[str] | None, private: bool) -> bool:
+    """Whether a token's OAuth scopes let it push (GitHub's ``X-OAuth-Scopes``).
+
+    The repository's ``permissions.push`` is the *user's* role, not the token's: a classic
+    token without ``repo`` (or ``public_repo`` on a public repository) still shows it. Classic
+    and OAuth tokens list their scopes; fine-grained and App tokens send no such header
+    (``None``): their write permission cannot be read without writing, so the role decides.
+    """
+    if scopes is None:
+        return True
+    granted = {scope.strip() for scope in scopes}
+    return "repo" in granted or (not private and "public_repo" in granted)
+
+
 def check_path_safe(path: str, *, allow_root: bool = False) -> str:
     """A repository-relative path: no absolute path, no `..`, no `.git/`, no option injection.
 

@@ -103,7 +103,8 @@ class GitHubBackend:
         """Whether these credentials may push a branch, judged without writing anything.
 
         An App needs `contents: write` and `pull_requests: write` on its installation; a token
-        needs the repository's `permissions.push` as GitHub reports it for that token.
+        needs the repository's `permissions.push` (its user's role) and, for a classic token,
+        the `repo` scope (`security.scopes_allow_push`).
         """
         if self.boundary.read_only:
             return False
@@ -111,7 +112,9 @@ class GitHubBackend:
             wanted = ("contents", "pull_requests")
             return all(self.app_permissions.get(p) == "write" for p in wanted)
         permissions = self.repo.permissions
-        return bool(permissions is not None and permissions.push)
+        if permissions is None or not permissions.push:
+            return False
+        return security.scopes_allow_push(self.client.oauth_scopes, bool(self.repo.private))
 
     def resolve(self, ref: str) -> str:
         security.check_ref_safe(ref)
